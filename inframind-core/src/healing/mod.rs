@@ -1,0 +1,2 @@
+//! Self-healing: Alertmanager alerts matched against remediation policies, and CI failure
+//! logs classified into a remediation.
