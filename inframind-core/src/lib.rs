@@ -7,12 +7,22 @@
 //! server) translate their inputs into these types and call in.
 #![deny(missing_docs)]
 
+pub mod demo;
 pub mod error;
+pub mod features;
+pub mod forest;
 pub mod healing;
+pub mod model;
+pub mod optimizer;
+pub mod store;
 pub mod telemetry;
 
 #[cfg(target_os = "linux")]
 pub mod collect;
 
 pub use error::{Error, Result};
+pub use forest::{Prediction, RandomForestParams, RandomForestRegressor};
+pub use model::DurationModel;
+pub use optimizer::{Optimizer, OptimizerParams, Suggestion};
+pub use store::ModelStore;
 pub use telemetry::{BuildConfig, BuildRun, BuildStep, Capacity, RunContext, RunStatus};

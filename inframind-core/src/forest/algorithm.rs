@@ -1,0 +1,428 @@
+//! The fitted random forest and its training.
+
+use linfa::dataset::{AsSingleTargets, DatasetBase, Records};
+use linfa::traits::{Fit, PredictInplace};
+use ndarray::{Array1, ArrayBase, ArrayView2, Data, Ix2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::hyperparams::{LeafSize, RandomForestValidParams};
+use super::tree::{self, GrowParams, Presorted, Tree, MAX_FEATURES, MAX_NODES};
+use crate::error::{Error, Result};
+
+/// Pruning levels tried by [`LeafSize::Auto`]: fewest distinct rows a node needs to split.
+const AUTO_MIN_SPLIT: [u32; 6] = [2, 4, 8, 16, 32, 64];
+/// Out-of-bag R² differences below this are noise when choosing a pruning level.
+const OOB_TIE_TOLERANCE: f64 = 1e-4;
+
+/// A prediction: the mean over trees, and how much the trees disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// Mean of the trees' predictions.
+    pub mean: f64,
+    /// Standard deviation of the trees' predictions: an uncertainty, in the target's unit.
+    pub spread: f64,
+}
+
+/// A random forest of regression trees (Breiman 2001): bootstrap rows per tree, exact
+/// variance-reduction splits, mean of the trees as prediction.
+///
+/// ```
+/// use inframind_core::forest::{RandomForestParams, RandomForestRegressor};
+/// use linfa::prelude::*;
+/// use ndarray::{Array1, Array2};
+///
+/// // y = 3 x0 + noise-free step on x1
+/// let x = Array2::from_shape_fn((200, 2), |(i, j)| if j == 0 { i as f64 } else { (i % 7) as f64 });
+/// let y: Array1<f64> = x.rows().into_iter().map(|r| 3.0 * r[0] + if r[1] > 3.0 { 50.0 } else { 0.0 }).collect();
+/// let forest = RandomForestParams::new().n_trees(20).seed(1).fit(&Dataset::new(x.clone(), y))?;
+/// let p = forest.predict_row(&[100.0, 5.0])?;
+/// assert!((p.mean - 350.0).abs() < 25.0, "{p:?}");
+/// let all: Array1<f64> = forest.predict(&x);
+/// assert_eq!(all.len(), 200);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomForestRegressor {
+    pub(crate) trees: Vec<Tree>,
+    pub(crate) n_features: usize,
+    pub(crate) importances: Vec<f64>,
+    pub(crate) oob_r2: Option<f64>,
+    pub(crate) min_split: u32,
+}
+
+impl RandomForestRegressor {
+    /// Fits a forest on `x` (rows x features) and `y`.
+    pub fn fit_arrays(
+        params: &RandomForestValidParams,
+        x: ArrayView2<'_, f64>,
+        y: &[f64],
+    ) -> Result<Self> {
+        let (n_rows, n_features) = x.dim();
+        if n_rows < 2 {
+            return Err(Error::NotEnoughData(format!(
+                "a forest needs at least 2 rows, got {n_rows}"
+            )));
+        }
+        if y.len() != n_rows {
+            return Err(Error::invalid_field(
+                "y",
+                y.len(),
+                format!("needs one target per row ({n_rows} rows)"),
+            ));
+        }
+        if n_features == 0 || n_features > MAX_FEATURES {
+            return Err(Error::FeatureCount {
+                expected: MAX_FEATURES.min(n_features.max(1)),
+                found: n_features,
+            });
+        }
+        if let Some((i, v)) = y.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::invalid_field(
+                format!("y[{i}]"),
+                v,
+                "targets must be finite",
+            ));
+        }
+        let mut columns = vec![Vec::with_capacity(n_rows); n_features];
+        for (i, row) in x.rows().into_iter().enumerate() {
+            for (f, &v) in row.iter().enumerate() {
+                let v32 = v as f32;
+                if !v32.is_finite() {
+                    return Err(Error::invalid_field(
+                        format!("x[{i}][{f}]"),
+                        v,
+                        "features must be finite (and within f32 range)",
+                    ));
+                }
+                columns[f].push(v32);
+            }
+        }
+        let data = Presorted::new(columns, y.to_vec());
+        Self::fit_presorted(params, &data)
+    }
+
+    fn fit_presorted(params: &RandomForestValidParams, data: &Presorted) -> Result<Self> {
+        let n = data.n_rows;
+        let nf = data.n_features;
+        let min_leaf = match params.leaf {
+            LeafSize::Fixed(k) => k,
+            LeafSize::Auto => 1,
+        };
+        let grow = GrowParams {
+            max_depth: params.max_depth.unwrap_or(usize::MAX),
+            min_leaf,
+            features_per_split: ((nf as f64 * params.max_features).round() as usize).clamp(1, nf),
+        };
+        // Trees are independent; each has its own RNG derived from (seed, index), so the forest
+        // is the same whatever the number of threads.
+        let grown: Vec<(Vec<tree::GrowNode>, Vec<u32>)> = (0..params.n_trees)
+            .into_par_iter()
+            .map(|t| {
+                let mut rng = ChaCha8Rng::seed_from_u64(
+                    params.seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                let weights = if params.bootstrap {
+                    let mut w = vec![0u32; n];
+                    for _ in 0..n {
+                        w[rng.random_range(0..n)] += 1;
+                    }
+                    w
+                } else {
+                    vec![1u32; n]
+                };
+                let nodes = tree::grow(data, &weights, &grow, &mut rng);
+                (nodes, weights)
+            })
+            .collect();
+
+        let levels: &[u32] = match params.leaf {
+            LeafSize::Auto => &AUTO_MIN_SPLIT,
+            LeafSize::Fixed(_) => &AUTO_MIN_SPLIT[..1],
+        };
+        let oob = if params.bootstrap {
+            oob_r2_per_level(data, &grown, levels)
+        } else {
+            None
+        };
+        // The best out-of-bag level; among levels within noise of it, the most pruned (smaller
+        // model, faster walk).
+        let (best_level, oob_r2) = match &oob {
+            Some(scores) => {
+                let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let l = scores
+                    .iter()
+                    .rposition(|&r2| r2 >= best - OOB_TIE_TOLERANCE)
+                    .unwrap_or(0);
+                (l, scores[l].is_finite().then_some(scores[l]))
+            }
+            None => (0, None),
+        };
+        let min_split = levels[best_level];
+
+        let compacted: Vec<(Tree, Vec<f64>)> = grown
+            .par_iter()
+            .map(|(nodes, _)| tree::compact(nodes, min_split, nf))
+            .collect();
+        let mut importances = vec![0.0; nf];
+        let mut trees = Vec::with_capacity(compacted.len());
+        for (t, imp) in compacted {
+            if t.nodes.len() > MAX_NODES {
+                return Err(Error::InvalidParams {
+                    param: "min_samples_leaf",
+                    value: min_leaf.to_string(),
+                    reason: format!(
+                        "a tree grew {} nodes, more than the {MAX_NODES} a tree can hold: \
+                         raise min_samples_leaf or set max_depth",
+                        t.nodes.len()
+                    ),
+                });
+            }
+            let total: f64 = imp.iter().sum();
+            if total > 0.0 {
+                for (acc, v) in importances.iter_mut().zip(&imp) {
+                    *acc += v / total;
+                }
+            }
+            trees.push(t);
+        }
+        let total: f64 = importances.iter().sum();
+        if total > 0.0 {
+            importances.iter_mut().for_each(|v| *v /= total);
+        }
+        Ok(RandomForestRegressor {
+            trees,
+            n_features: nf,
+            importances,
+            oob_r2,
+            min_split,
+        })
+    }
+
+    /// Number of features a row must have.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Total nodes over all trees.
+    pub fn n_nodes(&self) -> usize {
+        self.trees.iter().map(|t| t.nodes.len()).sum()
+    }
+
+    /// Out-of-bag R² (each row predicted only by the trees that did not see it), when the
+    /// forest was trained with bootstrap.
+    pub fn oob_score(&self) -> Option<f64> {
+        self.oob_r2
+    }
+
+    /// Mean decrease in squared error per feature, normalised to sum to 1.
+    pub fn feature_importances(&self) -> &[f64] {
+        &self.importances
+    }
+
+    /// Fewest distinct training rows a node needed to keep its split (chosen by out-of-bag
+    /// validation with [`LeafSize::Auto`]).
+    pub fn min_samples_split(&self) -> u32 {
+        self.min_split
+    }
+
+    /// Predicts one row: mean and spread over the trees.
+    pub fn predict_row(&self, row: &[f64]) -> Result<Prediction> {
+        self.check_row(row)?;
+        let mut buf = [0f32; 64];
+        let mut heap;
+        let row32: &mut [f32] = if row.len() <= buf.len() {
+            &mut buf[..row.len()]
+        } else {
+            heap = vec![0f32; row.len()];
+            &mut heap
+        };
+        for (d, &s) in row32.iter_mut().zip(row) {
+            *d = s as f32;
+        }
+        Ok(self.predict_row_f32(row32))
+    }
+
+    /// Predicts one row already converted to `f32`; the row must have `n_features` values.
+    pub(crate) fn predict_row_f32(&self, row: &[f32]) -> Prediction {
+        let (mut sum, mut sum2) = (0.0f64, 0.0f64);
+        for t in &self.trees {
+            let v = t.predict(row) as f64;
+            sum += v;
+            sum2 += v * v;
+        }
+        let n = self.trees.len() as f64;
+        let mean = sum / n;
+        let var = (sum2 / n - mean * mean).max(0.0);
+        Prediction {
+            mean,
+            spread: var.sqrt(),
+        }
+    }
+
+    /// Predicts many rows (rows x features), tree by tree so that each tree stays in cache.
+    pub fn predict_batch(&self, x: ArrayView2<'_, f64>) -> Result<Vec<Prediction>> {
+        let (n_rows, n_cols) = x.dim();
+        if n_cols != self.n_features {
+            return Err(Error::FeatureCount {
+                expected: self.n_features,
+                found: n_cols,
+            });
+        }
+        let mut rows32 = Vec::with_capacity(n_rows * n_cols);
+        for (i, row) in x.rows().into_iter().enumerate() {
+            for (f, &v) in row.iter().enumerate() {
+                if v.is_nan() {
+                    return Err(Error::invalid_field(
+                        format!("x[{i}][{f}]"),
+                        v,
+                        "features must not be NaN",
+                    ));
+                }
+                rows32.push(v as f32);
+            }
+        }
+        Ok(self.predict_rows_f32(&rows32))
+    }
+
+    /// Predicts rows packed in one `f32` slice (`n_features` values per row).
+    pub(crate) fn predict_rows_f32(&self, rows: &[f32]) -> Vec<Prediction> {
+        let nf = self.n_features;
+        let n_rows = rows.len() / nf;
+        let mut sum = vec![0.0f64; n_rows];
+        let mut sum2 = vec![0.0f64; n_rows];
+        for t in &self.trees {
+            for (i, row) in rows.chunks_exact(nf).enumerate() {
+                let v = t.predict(row) as f64;
+                sum[i] += v;
+                sum2[i] += v * v;
+            }
+        }
+        let n = self.trees.len() as f64;
+        sum.iter()
+            .zip(&sum2)
+            .map(|(&s, &s2)| {
+                let mean = s / n;
+                Prediction {
+                    mean,
+                    spread: (s2 / n - mean * mean).max(0.0).sqrt(),
+                }
+            })
+            .collect()
+    }
+
+    fn check_row(&self, row: &[f64]) -> Result<()> {
+        if row.len() != self.n_features {
+            return Err(Error::FeatureCount {
+                expected: self.n_features,
+                found: row.len(),
+            });
+        }
+        if let Some((f, v)) = row.iter().enumerate().find(|(_, v)| v.is_nan()) {
+            return Err(Error::invalid_field(
+                format!("x[{f}]"),
+                v,
+                "features must not be NaN",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Out-of-bag R² for each pruning level, computed row by row (deterministic whatever the
+/// thread count). `None` when no row was left out of every tree's bootstrap.
+fn oob_r2_per_level(
+    data: &Presorted,
+    grown: &[(Vec<tree::GrowNode>, Vec<u32>)],
+    levels: &[u32],
+) -> Option<Vec<f64>> {
+    let n = data.n_rows;
+    let nf = data.n_features;
+    let l = levels.len();
+    let per_row: Vec<Option<Vec<f64>>> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let row: Vec<f32> = (0..nf).map(|f| data.values[f * n + i]).collect();
+            let mut acc = vec![0.0; l];
+            let mut out = vec![0.0; l];
+            let mut count = 0usize;
+            for (nodes, weights) in grown {
+                if weights[i] == 0 {
+                    tree::walk_levels(nodes, &row, levels, &mut out);
+                    acc.iter_mut().zip(&out).for_each(|(a, o)| *a += o);
+                    count += 1;
+                }
+            }
+            (count > 0).then(|| acc.into_iter().map(|a| a / count as f64).collect())
+        })
+        .collect();
+    let covered: Vec<(usize, &Vec<f64>)> = per_row
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+        .collect();
+    if covered.len() < 2 {
+        return None;
+    }
+    let mean_y = covered.iter().map(|(i, _)| data.y[*i]).sum::<f64>() / covered.len() as f64;
+    let ss_tot: f64 = covered
+        .iter()
+        .map(|(i, _)| (data.y[*i] - mean_y).powi(2))
+        .sum();
+    Some(
+        (0..l)
+            .map(|lv| {
+                let ss_res: f64 = covered
+                    .iter()
+                    .map(|(i, p)| (data.y[*i] - p[lv]).powi(2))
+                    .sum();
+                if ss_tot > 0.0 {
+                    1.0 - ss_res / ss_tot
+                } else {
+                    f64::NEG_INFINITY
+                }
+            })
+            .collect(),
+    )
+}
+
+impl<D, T> Fit<ArrayBase<D, Ix2>, T, Error> for RandomForestValidParams
+where
+    D: Data<Elem = f64>,
+    T: AsSingleTargets<Elem = f64>,
+{
+    type Object = RandomForestRegressor;
+
+    fn fit(&self, dataset: &DatasetBase<ArrayBase<D, Ix2>, T>) -> Result<Self::Object> {
+        let y = dataset.as_single_targets();
+        let y: Vec<f64> = y.iter().copied().collect();
+        RandomForestRegressor::fit_arrays(self, dataset.records().view(), &y)
+    }
+}
+
+impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for RandomForestRegressor {
+    /// Writes the mean prediction of each row. Rows of the wrong width or with NaN features
+    /// predict NaN (linfa's trait cannot return an error: use
+    /// [`RandomForestRegressor::predict_batch`] for a checked call).
+    fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<f64>) {
+        match self.predict_batch(x.view()) {
+            Ok(preds) => {
+                for (o, p) in y.iter_mut().zip(preds) {
+                    *o = p.mean;
+                }
+            }
+            Err(_) => y.fill(f64::NAN),
+        }
+    }
+
+    fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<f64> {
+        Array1::zeros(x.nsamples())
+    }
+}

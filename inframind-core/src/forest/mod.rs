@@ -1,0 +1,15 @@
+//! A random forest regressor on `ndarray`, with linfa's `Fit` / `Predict` traits.
+//!
+//! linfa-trees 0.8 only classifies; this forest regresses. It trains its trees in parallel
+//! (rayon) and is deterministic for a seed, predicts a mean and a spread across trees, scores
+//! itself out of bag, reports feature importances, and serializes to a compact versioned form.
+
+mod algorithm;
+mod codec;
+mod hyperparams;
+mod tree;
+
+pub use algorithm::{Prediction, RandomForestRegressor};
+pub use codec::FOREST_FORMAT_VERSION;
+pub(crate) use codec::{fnv1a64, Reader};
+pub use hyperparams::{LeafSize, RandomForestParams, RandomForestValidParams};

@@ -1,0 +1,418 @@
+//! One regression tree: exact best splits on presorted columns, grown depth-first with an
+//! explicit stack (a degenerate dataset cannot overflow the thread's stack), stored in preorder
+//! so that a node's left child is the next node.
+
+use rand::seq::index::sample;
+use rand::Rng;
+
+/// Marks a leaf in [`Node::meta`]'s feature bits.
+pub(crate) const LEAF: u32 = (1 << FEATURE_BITS) - 1;
+/// Bits of [`Node::meta`] that hold the split feature.
+pub(crate) const FEATURE_BITS: u32 = 10;
+/// Most features a forest accepts (one value of the 10 bits marks leaves).
+pub(crate) const MAX_FEATURES: usize = LEAF as usize;
+/// Most nodes one tree may have (the right-child index gets the other 22 bits).
+pub(crate) const MAX_NODES: usize = 1 << (32 - FEATURE_BITS);
+
+/// A compact node: 8 bytes. Internal nodes hold the split threshold, leaves their prediction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Node {
+    /// Threshold (go left when `x <= value`) or, in a leaf, the predicted value.
+    pub(crate) value: f32,
+    /// Low 10 bits: split feature or [`LEAF`]; high 22 bits: index of the right child.
+    pub(crate) meta: u32,
+}
+
+impl Node {
+    pub(crate) fn leaf(value: f32) -> Self {
+        Node { value, meta: LEAF }
+    }
+    pub(crate) fn split(feature: u32, threshold: f32, right: u32) -> Self {
+        Node {
+            value: threshold,
+            meta: feature | (right << FEATURE_BITS),
+        }
+    }
+    #[inline(always)]
+    pub(crate) fn feature(self) -> u32 {
+        self.meta & LEAF
+    }
+    #[inline(always)]
+    pub(crate) fn right(self) -> usize {
+        (self.meta >> FEATURE_BITS) as usize
+    }
+}
+
+/// A fitted tree in its compact form.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tree {
+    pub(crate) nodes: Vec<Node>,
+}
+
+impl Tree {
+    /// Walks the tree for one row of `f32` features.
+    #[inline]
+    pub(crate) fn predict(&self, row: &[f32]) -> f32 {
+        let nodes = &self.nodes[..];
+        let mut i = 0usize;
+        loop {
+            let n = nodes[i];
+            let f = n.feature();
+            if f == LEAF {
+                return n.value;
+            }
+            i = if row[f as usize] <= n.value {
+                i + 1
+            } else {
+                n.right()
+            };
+        }
+    }
+
+    /// Checks the structure of a decoded tree so that walking it cannot go out of bounds or
+    /// loop: right children point forward and inside the tree, features are in range, and a
+    /// split's left child exists.
+    pub(crate) fn validate(&self, n_features: usize) -> Result<(), String> {
+        let len = self.nodes.len();
+        if len == 0 {
+            return Err("empty tree".into());
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            let f = n.feature();
+            if f == LEAF {
+                if !n.value.is_finite() {
+                    return Err(format!("node {i}: leaf value is not finite"));
+                }
+                continue;
+            }
+            if f as usize >= n_features {
+                return Err(format!("node {i}: feature {f} out of range"));
+            }
+            if n.value.is_nan() {
+                return Err(format!("node {i}: threshold is NaN"));
+            }
+            let r = n.right();
+            if i + 1 >= len || r <= i + 1 || r >= len {
+                return Err(format!("node {i}: child index out of range"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A node while the tree is grown: it keeps what pruning and importances need.
+#[derive(Debug, Clone)]
+pub(crate) struct GrowNode {
+    pub(crate) feature: u32,
+    pub(crate) threshold: f32,
+    pub(crate) right: u32,
+    /// Weighted mean of the targets in the node.
+    pub(crate) value: f64,
+    /// Distinct training rows in the node.
+    pub(crate) n_distinct: u32,
+    /// Decrease of the weighted sum of squared errors achieved by this node's split.
+    pub(crate) sse_decrease: f64,
+}
+
+/// Training data shared by all trees: columns as `f32` and each column's row order by value.
+pub(crate) struct Presorted {
+    pub(crate) n_rows: usize,
+    pub(crate) n_features: usize,
+    /// `values[f * n_rows + i]`.
+    pub(crate) values: Vec<f32>,
+    /// `order[f * n_rows + k]` is the row with the k-th smallest value of feature f.
+    pub(crate) order: Vec<u32>,
+    pub(crate) y: Vec<f64>,
+}
+
+impl Presorted {
+    /// `columns[f][i]` must be finite; `y.len()` rows.
+    pub(crate) fn new(columns: Vec<Vec<f32>>, y: Vec<f64>) -> Self {
+        let n_rows = y.len();
+        let n_features = columns.len();
+        let mut values = Vec::with_capacity(n_rows * n_features);
+        let mut order = Vec::with_capacity(n_rows * n_features);
+        for col in &columns {
+            values.extend_from_slice(col);
+            let mut idx: Vec<u32> = (0..n_rows as u32).collect();
+            idx.sort_by(|&a, &b| col[a as usize].total_cmp(&col[b as usize]));
+            order.extend_from_slice(&idx);
+        }
+        Presorted {
+            n_rows,
+            n_features,
+            values,
+            order,
+            y,
+        }
+    }
+
+    #[inline]
+    fn value(&self, f: usize, row: u32) -> f32 {
+        self.values[f * self.n_rows + row as usize]
+    }
+}
+
+/// Growth limits of one tree.
+pub(crate) struct GrowParams {
+    pub(crate) max_depth: usize,
+    pub(crate) min_leaf: usize,
+    pub(crate) features_per_split: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    value: f32,
+    row: u32,
+}
+
+struct Pending {
+    start: usize,
+    end: usize,
+    depth: usize,
+    /// Index of the parent whose `right` this node fills, if it is a right child.
+    right_of: Option<usize>,
+    sum_w: f64,
+    sum_wy: f64,
+}
+
+struct Split {
+    feature: usize,
+    threshold: f32,
+    /// Entries going left (the first `n_left` of the node's range in every list).
+    n_left: usize,
+    left_w: f64,
+    left_wy: f64,
+    score: f64,
+}
+
+/// Grows one tree on the rows with a non-zero `weights` (bootstrap counts).
+pub(crate) fn grow<R: Rng>(
+    data: &Presorted,
+    weights: &[u32],
+    params: &GrowParams,
+    rng: &mut R,
+) -> Vec<GrowNode> {
+    let nf = data.n_features;
+    let w: Vec<f64> = weights.iter().map(|&c| c as f64).collect();
+    let wy: Vec<f64> = w.iter().zip(&data.y).map(|(w, y)| w * y).collect();
+    let wyy: Vec<f64> = wy.iter().zip(&data.y).map(|(wy, y)| wy * y).collect();
+
+    // Per-feature lists of the in-bag rows in value order; a node owns the same range in each.
+    let m = weights.iter().filter(|&&c| c > 0).count();
+    let mut lists: Vec<Entry> = Vec::with_capacity(m * nf);
+    for f in 0..nf {
+        let order = &data.order[f * data.n_rows..(f + 1) * data.n_rows];
+        lists.extend(
+            order
+                .iter()
+                .filter(|&&r| weights[r as usize] > 0)
+                .map(|&r| Entry {
+                    value: data.value(f, r),
+                    row: r,
+                }),
+        );
+    }
+    let mut goes_left = vec![false; data.n_rows];
+    let mut scratch: Vec<Entry> = Vec::with_capacity(m);
+
+    let (sum_w, sum_wy) = (0..data.n_rows).fold((0.0, 0.0), |(a, b), i| (a + w[i], b + wy[i]));
+    let mut nodes: Vec<GrowNode> = Vec::new();
+    let mut stack = vec![Pending {
+        start: 0,
+        end: m,
+        depth: 0,
+        right_of: None,
+        sum_w,
+        sum_wy,
+    }];
+    let mut feature_pool: Vec<usize> = (0..nf).collect();
+
+    while let Some(p) = stack.pop() {
+        let id = nodes.len();
+        if let Some(parent) = p.right_of {
+            nodes[parent].right = id as u32;
+        }
+        let n = p.end - p.start;
+        let value = if p.sum_w > 0.0 {
+            p.sum_wy / p.sum_w
+        } else {
+            0.0
+        };
+        nodes.push(GrowNode {
+            feature: LEAF,
+            threshold: 0.0,
+            right: 0,
+            value,
+            n_distinct: n as u32,
+            sse_decrease: 0.0,
+        });
+        if n < 2 * params.min_leaf || n < 2 || p.depth >= params.max_depth {
+            continue;
+        }
+        // A node whose targets are all equal has nothing to split.
+        let first_list = &lists[p.start..p.end];
+        let node_sse: f64 =
+            first_list.iter().map(|e| wyy[e.row as usize]).sum::<f64>() - p.sum_wy * value;
+        if node_sse <= 1e-12 * p.sum_w.max(1.0) {
+            continue;
+        }
+
+        let candidates: &[usize] = if params.features_per_split >= nf {
+            &feature_pool
+        } else {
+            let picked = sample(rng, nf, params.features_per_split);
+            for (slot, f) in feature_pool.iter_mut().zip(picked.iter()) {
+                *slot = f;
+            }
+            &feature_pool[..params.features_per_split]
+        };
+
+        let parent_score = p.sum_wy * p.sum_wy / p.sum_w;
+        let mut best: Option<Split> = None;
+        for &f in candidates {
+            let list = &lists[f * m + p.start..f * m + p.end];
+            let (mut lw, mut lwy) = (0.0f64, 0.0f64);
+            for k in 0..n - 1 {
+                let e = list[k];
+                lw += w[e.row as usize];
+                lwy += wy[e.row as usize];
+                let next = list[k + 1].value;
+                let n_left = k + 1;
+                if next <= e.value || n_left < params.min_leaf || n - n_left < params.min_leaf {
+                    continue;
+                }
+                let rw = p.sum_w - lw;
+                if lw <= 0.0 || rw <= 0.0 {
+                    continue;
+                }
+                let rwy = p.sum_wy - lwy;
+                let score = lwy * lwy / lw + rwy * rwy / rw;
+                if best.as_ref().is_none_or(|b| score > b.score) {
+                    let mut threshold = e.value + (next - e.value) / 2.0;
+                    // Rounding can push the midpoint onto the right value: keep it left.
+                    if threshold >= next {
+                        threshold = e.value;
+                    }
+                    best = Some(Split {
+                        feature: f,
+                        threshold,
+                        n_left,
+                        left_w: lw,
+                        left_wy: lwy,
+                        score,
+                    });
+                }
+            }
+        }
+        let Some(split) = best else { continue };
+        let gain = split.score - parent_score;
+        if gain <= 0.0 || !gain.is_finite() {
+            continue;
+        }
+
+        let node = &mut nodes[id];
+        node.feature = split.feature as u32;
+        node.threshold = split.threshold;
+        node.sse_decrease = gain;
+
+        let mid = p.start + split.n_left;
+        let left_can_split = split.n_left >= 2 * params.min_leaf && p.depth + 1 < params.max_depth;
+        let right_can_split =
+            n - split.n_left >= 2 * params.min_leaf && p.depth + 1 < params.max_depth;
+        if left_can_split || right_can_split {
+            let split_list = &lists[split.feature * m + p.start..split.feature * m + p.end];
+            for (k, e) in split_list.iter().enumerate() {
+                goes_left[e.row as usize] = k < split.n_left;
+            }
+            for f in 0..nf {
+                if f == split.feature {
+                    continue; // already partitioned: it is sorted by the split value
+                }
+                let list = &mut lists[f * m + p.start..f * m + p.end];
+                scratch.clear();
+                let mut write = 0;
+                for k in 0..n {
+                    let e = list[k];
+                    if goes_left[e.row as usize] {
+                        list[write] = e;
+                        write += 1;
+                    } else {
+                        scratch.push(e);
+                    }
+                }
+                list[write..].copy_from_slice(&scratch);
+            }
+        }
+        stack.push(Pending {
+            start: mid,
+            end: p.end,
+            depth: p.depth + 1,
+            right_of: Some(id),
+            sum_w: p.sum_w - split.left_w,
+            sum_wy: p.sum_wy - split.left_wy,
+        });
+        stack.push(Pending {
+            start: p.start,
+            end: mid,
+            depth: p.depth + 1,
+            right_of: None,
+            sum_w: split.left_w,
+            sum_wy: split.left_wy,
+        });
+    }
+    nodes
+}
+
+/// Where a row stops in a grown tree for each pruning level: `min_split[l]` is the fewest
+/// distinct rows a node needs to keep its split. Writes one value per level into `out`.
+pub(crate) fn walk_levels(nodes: &[GrowNode], row: &[f32], min_split: &[u32], out: &mut [f64]) {
+    debug_assert_eq!(min_split.len(), out.len());
+    // Levels sorted by descending min_split stop first; fill them as the path narrows.
+    let mut pending = min_split.len();
+    let mut i = 0usize;
+    loop {
+        let node = &nodes[i];
+        while pending > 0 && node.n_distinct < min_split[pending - 1] {
+            pending -= 1;
+            out[pending] = node.value;
+        }
+        if node.feature == LEAF || pending == 0 {
+            for o in out.iter_mut().take(pending) {
+                *o = node.value;
+            }
+            return;
+        }
+        i = if row[node.feature as usize] <= node.threshold {
+            i + 1
+        } else {
+            node.right as usize
+        };
+    }
+}
+
+/// Compacts a grown tree, turning every node with fewer than `min_split` distinct rows into a
+/// leaf. Returns the tree and the SSE decrease per feature of the splits kept.
+pub(crate) fn compact(nodes: &[GrowNode], min_split: u32, n_features: usize) -> (Tree, Vec<f64>) {
+    let mut out = Vec::with_capacity(nodes.len());
+    let mut importance = vec![0.0; n_features];
+    // (grown index, index in `out` of the parent whose right child it is)
+    let mut stack: Vec<(usize, Option<usize>)> = vec![(0, None)];
+    while let Some((g, right_of)) = stack.pop() {
+        let id = out.len();
+        if let Some(parent) = right_of {
+            let p: &mut Node = &mut out[parent];
+            *p = Node::split(p.feature(), p.value, id as u32);
+        }
+        let node = &nodes[g];
+        if node.feature == LEAF || node.n_distinct < min_split {
+            out.push(Node::leaf(node.value as f32));
+            continue;
+        }
+        importance[node.feature as usize] += node.sse_decrease;
+        out.push(Node::split(node.feature, node.threshold, 0));
+        stack.push((node.right as usize, Some(id)));
+        stack.push((g + 1, None));
+    }
+    (Tree { nodes: out }, importance)
+}

@@ -1,0 +1,301 @@
+//! A versioned model store on the local file system.
+//!
+//! Layout: `<root>/<pipeline>/v<NNNNNN>.imdm`, the pipeline name percent-encoded so that any
+//! name (`team/app`, `..`, unicode) is one safe folder. Writes go to a temporary file that is
+//! flushed and then *linked* to its final name, which fails if the name exists: two writers
+//! never overwrite each other's version, and a reader never sees half a file. A truncated or
+//! corrupt version is reported with its path and skipped by [`ModelStore::load_latest`], so
+//! the earlier versions keep serving.
+//!
+//! ```
+//! use inframind_core::{demo, forest::RandomForestParams, model::DurationModel, store::ModelStore};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = ModelStore::open(dir.path())?;
+//! let model = DurationModel::train(&demo::demo_history("npm", 60, 1), RandomForestParams::new().n_trees(10))?;
+//! let v1 = store.save("web/app", &model)?;
+//! let v2 = store.save("web/app", &model)?;
+//! assert_eq!((v1, v2), (1, 2));
+//! let latest = store.load_latest("web/app")?;
+//! assert_eq!(latest.model.metadata().version, Some(2));
+//! store.prune("web/app", 1)?;
+//! assert_eq!(store.list("web/app")?.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::{DurationModel, ModelMetadata};
+
+const EXT: &str = "imdm";
+
+/// A folder of versioned models, one sub-folder per pipeline.
+#[derive(Debug, Clone)]
+pub struct ModelStore {
+    root: PathBuf,
+}
+
+/// One stored version, as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredVersion {
+    /// Version number (1, 2, ...).
+    pub version: u32,
+    /// Path of the file.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Metadata, or why the file could not be decoded.
+    pub metadata: std::result::Result<ModelMetadata, String>,
+}
+
+/// A model loaded by [`ModelStore::load_latest`], with the newer versions it had to skip.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The newest version that decodes.
+    pub model: DurationModel,
+    /// Newer versions that did not decode: (version, reason).
+    pub skipped: Vec<(u32, String)>,
+}
+
+impl ModelStore {
+    /// Opens (creating if needed) a store rooted at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        fs::create_dir_all(&root).map_err(|e| Error::io("create folder", &root, e))?;
+        Ok(ModelStore { root })
+    }
+
+    /// The folder of a pipeline.
+    pub fn pipeline_dir(&self, pipeline: &str) -> Result<PathBuf> {
+        if pipeline.is_empty() {
+            return Err(Error::invalid_field(
+                "pipeline",
+                "\"\"",
+                "a pipeline name is needed",
+            ));
+        }
+        Ok(self.root.join(encode_name(pipeline)))
+    }
+
+    /// Stores `model` as the next version of `pipeline` and returns that version.
+    pub fn save(&self, pipeline: &str, model: &DurationModel) -> Result<u32> {
+        let dir = self.pipeline_dir(pipeline)?;
+        fs::create_dir_all(&dir).map_err(|e| Error::io("create folder", &dir, e))?;
+        let mut next = self.versions(&dir)?.last().map_or(1, |v| v + 1);
+        let mut model = model.clone();
+        // Another writer may take `next` between our listing and our link: try the next one.
+        for _ in 0..64 {
+            model.set_version(next);
+            let final_path = dir.join(file_name(next));
+            let tmp = write_temp(&dir, &model.to_bytes())?;
+            let linked = fs::hard_link(&tmp, &final_path);
+            let _ = fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {
+                    sync_dir(&dir);
+                    return Ok(next);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
+                Err(e) => return Err(Error::io("link", &final_path, e)),
+            }
+        }
+        Err(Error::io(
+            "save",
+            &dir,
+            std::io::Error::other("too many concurrent writers"),
+        ))
+    }
+
+    /// Loads one version.
+    pub fn load(&self, pipeline: &str, version: u32) -> Result<DurationModel> {
+        let path = self.pipeline_dir(pipeline)?.join(file_name(version));
+        let mut m = DurationModel::load(&path)?;
+        m.set_version(version);
+        Ok(m)
+    }
+
+    /// Loads the newest version that decodes, skipping (and reporting) corrupt newer ones.
+    pub fn load_latest(&self, pipeline: &str) -> Result<Loaded> {
+        let dir = self.pipeline_dir(pipeline)?;
+        let mut skipped = Vec::new();
+        for v in self.versions(&dir)?.into_iter().rev() {
+            match self.load(pipeline, v) {
+                Ok(model) => return Ok(Loaded { model, skipped }),
+                Err(e) => skipped.push((v, e.to_string())),
+            }
+        }
+        let detail = if skipped.is_empty() {
+            String::from("no model stored")
+        } else {
+            format!("no version decodes: {skipped:?}")
+        };
+        Err(Error::NotEnoughData(format!(
+            "pipeline {pipeline:?}: {detail}"
+        )))
+    }
+
+    /// Lists the versions of a pipeline, oldest first, with their metadata.
+    pub fn list(&self, pipeline: &str) -> Result<Vec<StoredVersion>> {
+        let dir = self.pipeline_dir(pipeline)?;
+        self.versions(&dir)?
+            .into_iter()
+            .map(|version| {
+                let path = dir.join(file_name(version));
+                let bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                let metadata = DurationModel::load(&path)
+                    .map(|m| {
+                        let mut meta = m.metadata().clone();
+                        meta.version = Some(version);
+                        meta
+                    })
+                    .map_err(|e| e.to_string());
+                Ok(StoredVersion {
+                    version,
+                    path,
+                    bytes,
+                    metadata,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes all but the newest `keep` versions (at least one is always kept). Returns the
+    /// versions deleted.
+    pub fn prune(&self, pipeline: &str, keep: usize) -> Result<Vec<u32>> {
+        let dir = self.pipeline_dir(pipeline)?;
+        let versions = self.versions(&dir)?;
+        let keep = keep.max(1);
+        let n_delete = versions.len().saturating_sub(keep);
+        let mut deleted = Vec::new();
+        for &v in &versions[..n_delete] {
+            let path = dir.join(file_name(v));
+            fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+            deleted.push(v);
+        }
+        Ok(deleted)
+    }
+
+    /// Pipelines with a folder in the store (decoded names).
+    pub fn pipelines(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.root).map_err(|e| Error::io("list", &self.root, e))? {
+            let entry = entry.map_err(|e| Error::io("list", &self.root, e))?;
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                if let Some(name) = entry.file_name().to_str().and_then(decode_name) {
+                    out.push(name);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn versions(&self, dir: &Path) -> Result<Vec<u32>> {
+        let rd = match fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("list", dir, e)),
+        };
+        let mut v: Vec<u32> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name();
+                let name = name.to_str()?;
+                name.strip_prefix('v')?
+                    .strip_suffix(&format!(".{EXT}"))?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        v.sort_unstable();
+        Ok(v)
+    }
+}
+
+fn file_name(version: u32) -> String {
+    format!("v{version:06}.{EXT}")
+}
+
+/// Percent-encodes everything but `[A-Za-z0-9_-]` (so `.` and `..` cannot escape the root).
+fn encode_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn decode_name(enc: &str) -> Option<String> {
+    let bytes = enc.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = enc.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn write_temp(dir: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".tmp-{}-{n}", std::process::id()));
+    let mut f = fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+    f.write_all(bytes)
+        .map_err(|e| Error::io("write", &tmp, e))?;
+    f.sync_all().map_err(|e| Error::io("sync", &tmp, e))?;
+    Ok(tmp)
+}
+
+fn sync_dir(dir: &Path) {
+    // Durability of the new name; failure here does not undo the write.
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Writes `bytes` to `path` atomically: temp file in the same folder, fsync, rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = write_temp(dir, bytes)?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::io("rename", path, e)
+    })?;
+    sync_dir(dir);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_stay_inside_the_root() {
+        for name in ["demo/example-app", "..", ".", "a b/c%d", "ünï"] {
+            let enc = encode_name(name);
+            assert!(!enc.contains('/') && !enc.contains('.'), "{enc}");
+            assert_eq!(decode_name(&enc).as_deref(), Some(name));
+        }
+    }
+}
