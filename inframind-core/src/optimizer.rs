@@ -387,10 +387,11 @@ impl Optimizer {
             Some(model) => {
                 let mut row = [0.0; N_FEATURES];
                 features::fill_context_features(&mut row, context, &stats);
-                let mut rows32 = Vec::with_capacity((guarded.len() + 1) * N_FEATURES);
+                let mut rows32 = Vec::with_capacity((guarded.len() + 1) * (N_FEATURES + 1));
                 for cfg in guarded.iter().chain(std::iter::once(&base)) {
                     features::fill_config_features(&mut row, cfg, context, &stats);
                     rows32.extend(row.iter().map(|&v| v as f32));
+                    rows32.push(f32::NAN);
                 }
                 let mut preds = model.forest().predict_rows_f32(&rows32);
                 let baseline = preds.pop();

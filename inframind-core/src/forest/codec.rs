@@ -44,7 +44,7 @@ impl RandomForestRegressor {
         }
         for t in &self.trees {
             out.extend_from_slice(&(t.nodes.len() as u32).to_le_bytes());
-            for n in &t.nodes {
+            for n in t.stored_nodes() {
                 out.extend_from_slice(&n.value.to_le_bytes());
                 out.extend_from_slice(&n.meta.to_le_bytes());
             }
@@ -119,10 +119,9 @@ impl RandomForestRegressor {
                 let meta = r.u32()?;
                 nodes.push(Node { value, meta });
             }
-            let tree = Tree { nodes };
-            tree.validate(n_features)
+            Tree::validate_stored(&nodes, n_features)
                 .map_err(|e| Error::format(what, format!("tree {t}: {e}")))?;
-            trees.push(tree);
+            trees.push(Tree::from_stored(nodes, n_features));
         }
         if r.remaining() != 0 {
             return Err(Error::format(what, "trailing bytes after the last tree"));

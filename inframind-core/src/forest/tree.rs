@@ -11,6 +11,8 @@ pub(crate) const LEAF: u32 = (1 << FEATURE_BITS) - 1;
 pub(crate) const FEATURE_BITS: u32 = 10;
 /// Most features a forest accepts (one value of the 10 bits marks leaves).
 pub(crate) const MAX_FEATURES: usize = LEAF as usize;
+/// Rows a tree walks in lockstep in batch prediction.
+pub(crate) const LANES: usize = 8;
 /// Most nodes one tree may have (the right-child index gets the other 22 bits).
 pub(crate) const MAX_NODES: usize = 1 << (32 - FEATURE_BITS);
 
@@ -43,14 +45,60 @@ impl Node {
     }
 }
 
-/// A fitted tree in its compact form.
+/// A fitted tree in its compact form, ready to walk.
+///
+/// In memory a leaf's feature is `n_features` and its right child is itself. Rows for
+/// [`Tree::predict_lanes`] carry one extra value, NaN, at index `n_features`: `NaN <= v` is
+/// false, so a walk that reached a leaf stays there, and a block of rows can take exactly
+/// `depth` steps with no per-row branch. On disk leaves carry the [`LEAF`] code instead.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Tree {
     pub(crate) nodes: Vec<Node>,
+    /// Longest root-to-leaf path, in edges.
+    pub(crate) depth: u32,
+    n_features: u32,
 }
 
 impl Tree {
-    /// Walks the tree for one row of `f32` features.
+    /// Builds the walking form from nodes in stored form (leaves marked [`LEAF`]); the nodes
+    /// must have passed [`Tree::validate_stored`].
+    pub(crate) fn from_stored(mut nodes: Vec<Node>, n_features: usize) -> Self {
+        let nf = n_features as u32;
+        let mut depth = vec![0u32; nodes.len()];
+        let mut max_depth = 0;
+        for i in 0..nodes.len() {
+            let n = nodes[i];
+            max_depth = max_depth.max(depth[i]);
+            if n.feature() == LEAF {
+                nodes[i] = Node {
+                    value: n.value,
+                    meta: nf | ((i as u32) << FEATURE_BITS),
+                };
+            } else {
+                // Children come after their parent in preorder.
+                depth[i + 1] = depth[i] + 1;
+                depth[n.right()] = depth[i] + 1;
+            }
+        }
+        Tree {
+            nodes,
+            depth: max_depth,
+            n_features: nf,
+        }
+    }
+
+    /// The nodes in stored form.
+    pub(crate) fn stored_nodes(&self) -> impl Iterator<Item = Node> + '_ {
+        self.nodes.iter().map(move |n| {
+            if n.feature() == self.n_features {
+                Node::leaf(n.value)
+            } else {
+                *n
+            }
+        })
+    }
+
+    /// Walks the tree for one row of `n_features` values.
     #[inline]
     pub(crate) fn predict(&self, row: &[f32]) -> f32 {
         let nodes = &self.nodes[..];
@@ -58,7 +106,7 @@ impl Tree {
         loop {
             let n = nodes[i];
             let f = n.feature();
-            if f == LEAF {
+            if f == self.n_features {
                 return n.value;
             }
             i = if row[f as usize] <= n.value {
@@ -69,15 +117,43 @@ impl Tree {
         }
     }
 
+    /// Walks up to [`LANES`] rows in lockstep (`rows` holds `k` rows of `n_features + 1`
+    /// values, the last NaN) and writes their leaf values into `out[..k]`.
+    #[inline]
+    pub(crate) fn predict_lanes(&self, rows: &[f32], k: usize, out: &mut [f32; LANES]) {
+        let stride = self.n_features as usize + 1;
+        let nodes = &self.nodes[..];
+        let mut idx = [0usize; LANES];
+        let mut base = [0usize; LANES];
+        for (j, b) in base.iter_mut().enumerate() {
+            // Spare lanes repeat the first row: same work, no branch.
+            *b = if j < k { j * stride } else { 0 };
+        }
+        for _ in 0..self.depth {
+            for j in 0..LANES {
+                let n = nodes[idx[j]];
+                let x = rows[base[j] + n.feature() as usize];
+                // Branch-free select (a mask, not a jump): which way a row goes is
+                // unpredictable, and mispredictions would cost more than the walk.
+                let left = idx[j] + 1;
+                let go_right = ((x <= n.value) as usize).wrapping_sub(1);
+                idx[j] = left ^ ((left ^ n.right()) & go_right);
+            }
+        }
+        for j in 0..k {
+            out[j] = nodes[idx[j]].value;
+        }
+    }
+
     /// Checks the structure of a decoded tree so that walking it cannot go out of bounds or
     /// loop: right children point forward and inside the tree, features are in range, and a
     /// split's left child exists.
-    pub(crate) fn validate(&self, n_features: usize) -> Result<(), String> {
-        let len = self.nodes.len();
+    pub(crate) fn validate_stored(nodes: &[Node], n_features: usize) -> Result<(), String> {
+        let len = nodes.len();
         if len == 0 {
             return Err("empty tree".into());
         }
-        for (i, n) in self.nodes.iter().enumerate() {
+        for (i, n) in nodes.iter().enumerate() {
             let f = n.feature();
             if f == LEAF {
                 if !n.value.is_finite() {
@@ -187,9 +263,13 @@ struct Split {
 }
 
 /// Grows one tree on the rows with a non-zero `weights` (bootstrap counts).
+///
+/// `recip[k]` must be `1 / k` for every `k` up to the sum of `weights`: bootstrap weights are
+/// whole counts, so the split score needs table look-ups, not divisions, in its hot loop.
 pub(crate) fn grow<R: Rng>(
     data: &Presorted,
     weights: &[u32],
+    recip: &[f64],
     params: &GrowParams,
     rng: &mut R,
 ) -> Vec<GrowNode> {
@@ -272,22 +352,23 @@ pub(crate) fn grow<R: Rng>(
         let mut best: Option<Split> = None;
         for &f in candidates {
             let list = &lists[f * m + p.start..f * m + p.end];
-            let (mut lw, mut lwy) = (0.0f64, 0.0f64);
+            let total_w = p.sum_w as usize;
+            let (mut lw, mut lwy) = (0usize, 0.0f64);
             for k in 0..n - 1 {
                 let e = list[k];
-                lw += w[e.row as usize];
+                lw += weights[e.row as usize] as usize;
                 lwy += wy[e.row as usize];
                 let next = list[k + 1].value;
                 let n_left = k + 1;
                 if next <= e.value || n_left < params.min_leaf || n - n_left < params.min_leaf {
                     continue;
                 }
-                let rw = p.sum_w - lw;
-                if lw <= 0.0 || rw <= 0.0 {
+                let rw = total_w - lw;
+                if lw == 0 || rw == 0 {
                     continue;
                 }
                 let rwy = p.sum_wy - lwy;
-                let score = lwy * lwy / lw + rwy * rwy / rw;
+                let score = lwy * lwy * recip[lw] + rwy * rwy * recip[rw];
                 if best.as_ref().is_none_or(|b| score > b.score) {
                     let mut threshold = e.value + (next - e.value) / 2.0;
                     // Rounding can push the midpoint onto the right value: keep it left.
@@ -298,7 +379,7 @@ pub(crate) fn grow<R: Rng>(
                         feature: f,
                         threshold,
                         n_left,
-                        left_w: lw,
+                        left_w: lw as f64,
                         left_wy: lwy,
                         score,
                     });
@@ -414,5 +495,5 @@ pub(crate) fn compact(nodes: &[GrowNode], min_split: u32, n_features: usize) -> 
         stack.push((node.right as usize, Some(id)));
         stack.push((g + 1, None));
     }
-    (Tree { nodes: out }, importance)
+    (Tree::from_stored(out, n_features), importance)
 }
