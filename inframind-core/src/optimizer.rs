@@ -94,6 +94,37 @@ impl Default for OptimizerParams {
 }
 
 impl OptimizerParams {
+    /// Sets the exploration rate.
+    pub fn exploration(mut self, rate: f64) -> Self {
+        self.exploration = rate;
+        self
+    }
+    /// Sets the exploration bound around the last successful config.
+    pub fn bound(mut self, bound: f64) -> Self {
+        self.bound = bound;
+        self
+    }
+    /// Sets the successful runs needed before the model is trusted.
+    pub fn min_successful_runs(mut self, n: usize) -> Self {
+        self.min_successful_runs = n;
+        self
+    }
+    /// Sets the config used when a pipeline has no history.
+    pub fn defaults(mut self, config: BuildConfig) -> Self {
+        self.defaults = config;
+        self
+    }
+    /// Sets the memory granularity, bytes.
+    pub fn memory_step_bytes(mut self, bytes: u64) -> Self {
+        self.memory_step_bytes = bytes;
+        self
+    }
+    /// Sets the core granularity.
+    pub fn cpu_step(mut self, cores: f64) -> Self {
+        self.cpu_step = cores;
+        self
+    }
+
     /// Checks every setting.
     pub fn check(&self) -> Result<()> {
         let bad = |param: &'static str, value: String, reason: &str| {
