@@ -6,6 +6,7 @@
 //! build fails. It does no network or database I/O; hosts (the C ABI, the Python wheel, the
 //! server) translate their inputs into these types and call in.
 #![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod demo;
 pub mod error;

@@ -332,7 +332,10 @@ impl Optimizer {
         seed: Option<u64>,
     ) -> Result<Suggestion> {
         context.validate()?;
-        for (i, run) in history.iter().enumerate() {
+        // Only the recent window (and the base config) shapes a suggestion: validate those, so
+        // a long history costs nothing per request.
+        let first = history.len().saturating_sub(HISTORY_WINDOW);
+        for (i, run) in history.iter().enumerate().skip(first) {
             run.validate()
                 .map_err(|e| prefix_error(e, &format!("history[{i}]")))?;
         }
@@ -350,6 +353,7 @@ impl Optimizer {
             .find(|r| r.status.is_success())
             .or(history.last())
             .map_or(p.defaults, |r| r.config);
+        base.validate("baseline config")?;
         let capacity = context.capacity.unwrap_or_default();
 
         let grid = self.grid(&base);
@@ -886,6 +890,20 @@ mod tests {
         let a = opt.suggest(Some(&m), &h, &ctx, Some(9)).unwrap();
         let b = opt.suggest(Some(&m), &h, &ctx, Some(9)).unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_model_of_another_schema_is_refused() {
+        let x = ndarray::Array2::from_shape_fn((30, 3), |(i, j)| (i + j) as f64);
+        let y: Vec<f64> = (0..30).map(f64::from).collect();
+        let m =
+            DurationModel::fit(x.view(), &y, None, RandomForestParams::new().n_trees(3)).unwrap();
+        let h = demo_history("npm", 30, 1);
+        let opt = Optimizer::new(OptimizerParams::default()).unwrap();
+        let err = opt
+            .suggest(Some(&m), &h, &RunContext::for_tool("npm"), None)
+            .unwrap_err();
+        assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
     }
 
     #[test]

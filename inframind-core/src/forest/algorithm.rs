@@ -246,36 +246,40 @@ impl RandomForestRegressor {
         self.check_row(row)?;
         let mut buf = [0f32; 64];
         let mut heap;
-        let row32: &mut [f32] = if row.len() <= buf.len() {
-            &mut buf[..row.len()]
+        let padded: &mut [f32] = if row.len() < buf.len() {
+            &mut buf[..row.len() + 1]
         } else {
-            heap = vec![0f32; row.len()];
+            heap = vec![0f32; row.len() + 1];
             &mut heap
         };
-        for (d, &s) in row32.iter_mut().zip(row) {
+        for (d, &s) in padded.iter_mut().zip(row) {
             *d = s as f32;
         }
-        Ok(self.predict_row_f32(row32))
+        padded[row.len()] = f32::NAN;
+        Ok(self.predict_padded_row(padded))
     }
 
-    /// Predicts one row already converted to `f32`; the row must have `n_features` values.
-    pub(crate) fn predict_row_f32(&self, row: &[f32]) -> Prediction {
+    /// Predicts one row of `n_features` values followed by NaN, [`LANES`] trees at a time.
+    pub(crate) fn predict_padded_row(&self, row: &[f32]) -> Prediction {
         let (mut sum, mut sum2) = (0.0f64, 0.0f64);
-        for t in &self.trees {
-            let v = t.predict(row) as f64;
-            sum += v;
-            sum2 += v * v;
+        let mut leaf = [0f32; LANES];
+        for group in self.trees.chunks(LANES) {
+            Tree::predict_trees_lanes(group, row, &mut leaf);
+            for &v in &leaf[..group.len()] {
+                let v = f64::from(v);
+                sum += v;
+                sum2 += v * v;
+            }
         }
         let n = self.trees.len() as f64;
         let mean = sum / n;
-        let var = (sum2 / n - mean * mean).max(0.0);
         Prediction {
             mean,
-            spread: var.sqrt(),
+            spread: (sum2 / n - mean * mean).max(0.0).sqrt(),
         }
     }
 
-    /// Predicts many rows (rows x features), tree by tree so that each tree stays in cache.
+    /// Predicts many rows (rows x features), [`LANES`] rows at a time through each tree.
     pub fn predict_batch(&self, x: ArrayView2<'_, f64>) -> Result<Vec<Prediction>> {
         let (n_rows, n_cols) = x.dim();
         if n_cols != self.n_features {

@@ -98,25 +98,6 @@ impl Tree {
         })
     }
 
-    /// Walks the tree for one row of `n_features` values.
-    #[inline]
-    pub(crate) fn predict(&self, row: &[f32]) -> f32 {
-        let nodes = &self.nodes[..];
-        let mut i = 0usize;
-        loop {
-            let n = nodes[i];
-            let f = n.feature();
-            if f == self.n_features {
-                return n.value;
-            }
-            i = if row[f as usize] <= n.value {
-                i + 1
-            } else {
-                n.right()
-            };
-        }
-    }
-
     /// Walks up to [`LANES`] rows in lockstep (`rows` holds `k` rows of `n_features + 1`
     /// values, the last NaN) and writes their leaf values into `out[..k]`.
     #[inline]
@@ -133,15 +114,36 @@ impl Tree {
             for j in 0..LANES {
                 let n = nodes[idx[j]];
                 let x = rows[base[j] + n.feature() as usize];
-                // Branch-free select (a mask, not a jump): which way a row goes is
-                // unpredictable, and mispredictions would cost more than the walk.
-                let left = idx[j] + 1;
-                let go_right = ((x <= n.value) as usize).wrapping_sub(1);
-                idx[j] = left ^ ((left ^ n.right()) & go_right);
+                // Which way a row goes is unpredictable: a conditional move, not a jump.
+                idx[j] = std::hint::select_unpredictable(x <= n.value, idx[j] + 1, n.right());
             }
         }
         for j in 0..k {
             out[j] = nodes[idx[j]].value;
+        }
+    }
+
+    /// Walks one row (`n_features + 1` values, the last NaN) down up to [`LANES`] trees in
+    /// lockstep: independent chains of loads that the CPU overlaps.
+    #[inline]
+    pub(crate) fn predict_trees_lanes(trees: &[Tree], row: &[f32], out: &mut [f32; LANES]) {
+        let k = trees.len().min(LANES);
+        let mut idx = [0usize; LANES];
+        let mut nodes: [&[Node]; LANES] = [&trees[0].nodes[..]; LANES];
+        let mut depth = 0;
+        for (j, t) in trees.iter().take(k).enumerate() {
+            nodes[j] = &t.nodes[..];
+            depth = depth.max(t.depth);
+        }
+        for _ in 0..depth {
+            for j in 0..LANES {
+                let n = nodes[j][idx[j]];
+                let x = row[n.feature() as usize];
+                idx[j] = std::hint::select_unpredictable(x <= n.value, idx[j] + 1, n.right());
+            }
+        }
+        for j in 0..k {
+            out[j] = nodes[j][idx[j]].value;
         }
     }
 
@@ -294,7 +296,7 @@ pub(crate) fn grow<R: Rng>(
         );
     }
     let mut goes_left = vec![false; data.n_rows];
-    let mut scratch: Vec<Entry> = Vec::with_capacity(m);
+    let mut scratch: Vec<Entry> = vec![Entry { value: 0.0, row: 0 }; m];
 
     let (sum_w, sum_wy) = (0..data.n_rows).fold((0.0, 0.0), |(a, b), i| (a + w[i], b + wy[i]));
     let mut nodes: Vec<GrowNode> = Vec::new();
@@ -411,18 +413,18 @@ pub(crate) fn grow<R: Rng>(
                     continue; // already partitioned: it is sorted by the split value
                 }
                 let list = &mut lists[f * m + p.start..f * m + p.end];
-                scratch.clear();
-                let mut write = 0;
+                // Stable partition without a data-dependent branch: every entry is written to
+                // both places and only the matching cursor advances (`write <= k` always).
+                let (mut write, mut spill) = (0usize, 0usize);
                 for k in 0..n {
                     let e = list[k];
-                    if goes_left[e.row as usize] {
-                        list[write] = e;
-                        write += 1;
-                    } else {
-                        scratch.push(e);
-                    }
+                    let left = goes_left[e.row as usize];
+                    list[write] = e;
+                    scratch[spill] = e;
+                    write += usize::from(left);
+                    spill += usize::from(!left);
                 }
-                list[write..].copy_from_slice(&scratch);
+                list[write..].copy_from_slice(&scratch[..spill]);
             }
         }
         stack.push(Pending {
