@@ -157,8 +157,11 @@ impl SimPipeline {
         let mut steps = Vec::new();
         for (name, frac) in fractions {
             let mut s = BuildStep::new(name, duration * frac);
-            s.cpu_seconds =
-                Some(s.duration_s * f64::from(config.concurrency).min(config.cpu_cores) * 0.8);
+            // A CPU-bound build keeps its useful cores busy.
+            let busy = f64::from(config.concurrency)
+                .min(config.cpu_cores)
+                .min(self.max_parallelism);
+            s.cpu_seconds = Some(s.duration_s * busy * 0.95);
             s.max_rss_bytes = Some(if name == "compile" {
                 rss as u64
             } else {

@@ -8,19 +8,24 @@
 //! The guards follow the resource recommenders operators already trust (Kubernetes VPA,
 //! Robusta KRR):
 //! - memory ≥ max(1.2 × RSS p95 of recent successful runs, 1.1 × the largest recent peak,
-//!   per-job RSS p95 × concurrency, the declared expected RSS × 1.2);
+//!   per-job RSS p95 × concurrency, the declared expected RSS × 1.2); a peak measured at fewer
+//!   jobs than the candidate runs is first scaled up by the ratio of jobs (memory grows with
+//!   jobs), so raising concurrency never outruns the memory it needs;
 //! - after an OOM kill (or a failed run whose peak reached 95% of its limit: an OOM suspect,
 //!   which never counts as a clean sample) memory ≥ max(1.2 × the peak it died at, that peak +
 //!   100 MiB), VPA's bump;
 //! - cores ≥ concurrency / 4; nothing above the capacity the caller declares.
 //!
-//! Among candidates predicted within 0.5% of the fastest, it prefers more parallel jobs and
+//! Predictions are made non-increasing in cores and memory (more of either never slows a
+//! build). Among candidates predicted within 0.5% of the fastest, it prefers more parallel jobs and
 //! cores (a forest predicts flat where it has no data, so it cannot see gains it has not
 //! observed; a slower result is learned from the next build) and then the least memory. With
 //! probability [`OptimizerParams::exploration`] (15%) it instead explores: it picks, with a
-//! seeded RNG, a guarded candidate whose optimistic estimate (mean − spread) beats the best
-//! mean. Without a model, or with fewer than [`OptimizerParams::min_successful_runs`]
-//! successful runs, it returns the last successful config (or the defaults), lifted to the
+//! seeded RNG, among the guarded candidates whose optimistic estimate (mean − spread) beats the
+//! best mean, whose mean is at most 10% slower (so a bad guess costs little) and that keep at
+//! least the baseline's cores, the one least like any recent successful config (novelty
+//! teaches the model most). Without a model,
+//! or with fewer than [`OptimizerParams::min_successful_runs`] successful runs, it returns the last successful config (or the defaults), lifted to the
 //! guards, and says so.
 //!
 //! ```
@@ -42,7 +47,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::features::{self, FeatureSchema, HistoryStats, HISTORY_WINDOW, N_FEATURES};
+use crate::features::{self, quantile, FeatureSchema, HistoryStats, HISTORY_WINDOW, N_FEATURES};
 use crate::forest::Prediction;
 use crate::model::{prefix_error, DurationModel};
 use crate::telemetry::{BuildConfig, BuildRun, RunContext, RunStatus, GIB};
@@ -54,6 +59,8 @@ const OOM_BUMP_BYTES: f64 = 100.0 * MIB;
 const OOM_SUSPECT_RATIO: f64 = 0.95;
 /// Predictions within this relative distance of the best are ties.
 const TIE_TOLERANCE: f64 = 0.005;
+/// Exploration only tries candidates predicted at most this much slower than the best.
+const EXPLORE_MAX_LOSS: f64 = 0.10;
 /// How many candidates a request scores, roughly.
 const TARGET_CANDIDATES: f64 = 150.0;
 
@@ -204,13 +211,31 @@ pub struct Suggestion {
     pub rationale: Vec<String>,
 }
 
+/// A recent run's peak memory and the concurrency it ran with.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Peak {
+    /// Peak RSS, bytes.
+    pub bytes: f64,
+    /// Parallel jobs of the run.
+    pub concurrency: u32,
+    /// Whether the run succeeded (only clean samples enter the p95).
+    pub success: bool,
+}
+
+impl Peak {
+    /// This peak as a bound for a build with `concurrency` jobs. Memory grows with jobs; if a
+    /// build runs more jobs than this run did, the peak scales up by the ratio (an upper bound
+    /// when memory is a base plus a per-job part); with fewer jobs the peak stays as it is.
+    fn scaled_to(&self, concurrency: u32) -> f64 {
+        self.bytes * (f64::from(concurrency) / f64::from(self.concurrency.max(1))).max(1.0)
+    }
+}
+
 /// The safety floors learned from a pipeline's history and the caller's context.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Floors {
-    /// 1.2 x RSS p95 of recent successful runs, bytes.
-    pub rss_p95_floor: Option<f64>,
-    /// 1.1 x the largest recent peak RSS, bytes.
-    pub max_peak_floor: Option<f64>,
+    /// Peaks of the recent runs that report one.
+    pub peaks: Vec<Peak>,
     /// Per-job RSS p95 (bytes a job), multiplied by the concurrency in [`Floors::memory`].
     pub per_job_bytes: Option<f64>,
     /// VPA bump over the largest peak an OOM-killed or OOM-suspect run died at, bytes.
@@ -226,9 +251,17 @@ impl Floors {
     pub fn learn(history: &[BuildRun], stats: &HistoryStats, context: &RunContext) -> Self {
         let recent = &history[history.len().saturating_sub(HISTORY_WINDOW)..];
         let mut oom: Option<(f64, &str)> = None;
+        let mut peaks = Vec::with_capacity(recent.len());
         for r in recent {
             let limit = r.config.memory_bytes as f64;
             let peak = r.peak_rss_bytes().map(|b| b as f64);
+            if let Some(bytes) = peak {
+                peaks.push(Peak {
+                    bytes,
+                    concurrency: r.config.concurrency,
+                    success: r.status.is_success(),
+                });
+            }
             let died_at = match r.status {
                 // Killed at its limit: the peak it needed was at least the limit.
                 RunStatus::OomKilled => Some(peak.unwrap_or(limit).max(limit)),
@@ -244,8 +277,7 @@ impl Floors {
             }
         }
         Floors {
-            rss_p95_floor: stats.rss_p95_bytes.map(|b| 1.2 * b),
-            max_peak_floor: stats.rss_max_bytes.map(|b| 1.1 * b),
+            peaks,
             per_job_bytes: stats.rss_per_job_p95_bytes,
             oom_floor: oom.map(|(p, _)| (1.2 * p).max(p + OOM_BUMP_BYTES)),
             oom_run: oom.map(|(_, id)| id.to_string()),
@@ -253,11 +285,31 @@ impl Floors {
         }
     }
 
+    /// 1.2 x the p95 of the successful runs' peaks, scaled to `concurrency`.
+    pub fn rss_p95_floor(&self, concurrency: u32) -> Option<f64> {
+        let mut v: Vec<f64> = self
+            .peaks
+            .iter()
+            .filter(|p| p.success)
+            .map(|p| p.scaled_to(concurrency))
+            .collect();
+        quantile(&mut v, 0.95).map(|b| 1.2 * b)
+    }
+
+    /// 1.1 x the largest recent peak (any status), scaled to `concurrency`.
+    pub fn max_peak_floor(&self, concurrency: u32) -> Option<f64> {
+        self.peaks
+            .iter()
+            .map(|p| p.scaled_to(concurrency))
+            .reduce(f64::max)
+            .map(|b| 1.1 * b)
+    }
+
     /// The memory floor for a build with `concurrency` jobs, bytes (0 when nothing is known).
     pub fn memory(&self, concurrency: u32) -> f64 {
         [
-            self.rss_p95_floor,
-            self.max_peak_floor,
+            self.rss_p95_floor(concurrency),
+            self.max_peak_floor(concurrency),
             self.per_job_bytes.map(|b| b * f64::from(concurrency)),
             self.oom_floor,
             self.declared_floor,
@@ -271,10 +323,10 @@ impl Floors {
     pub fn explain_memory(&self, concurrency: u32) -> String {
         let mut parts = Vec::new();
         let gib = |b: f64| format!("{:.2} GiB", b / GIB);
-        if let Some(b) = self.rss_p95_floor {
+        if let Some(b) = self.rss_p95_floor(concurrency) {
             parts.push(format!("1.2 x RSS p95 = {}", gib(b)));
         }
-        if let Some(b) = self.max_peak_floor {
+        if let Some(b) = self.max_peak_floor(concurrency) {
             parts.push(format!("1.1 x max peak = {}", gib(b)));
         }
         if let Some(b) = self.per_job_bytes {
@@ -430,7 +482,7 @@ impl Optimizer {
                 }
                 let mut preds = model.forest().predict_rows_f32(&rows32);
                 let baseline = preds.pop();
-                let cands: Vec<Candidate> = guarded
+                let mut cands: Vec<Candidate> = guarded
                     .iter()
                     .zip(preds)
                     .map(|(c, pr)| Candidate {
@@ -438,6 +490,7 @@ impl Optimizer {
                         prediction: pr,
                     })
                     .collect();
+                make_monotone(&mut cands);
                 let best_mean = cands
                     .iter()
                     .map(|c| c.prediction.mean)
@@ -449,15 +502,42 @@ impl Optimizer {
                     .map(|c| c.config);
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 let explore_draw: f64 = rng.random();
+                // Worth trying: plausibly faster than the best (optimistic estimate), not expected
+                // much slower, and not fewer cores than the baseline (fewer never helps speed).
                 let eligible: Vec<&Candidate> = cands
                     .iter()
                     .filter(|c| {
                         Some(c.config) != exploit
                             && c.prediction.mean - c.prediction.spread < best_mean
+                            && c.prediction.mean <= best_mean * (1.0 + EXPLORE_MAX_LOSS)
+                            && c.config.cpu_cores >= base.cpu_cores
                     })
                     .collect();
                 let (pick, explored) = if explore_draw < p.exploration && !eligible.is_empty() {
-                    (eligible[rng.random_range(0..eligible.len())].config, true)
+                    // The candidate least like anything already run teaches the model most.
+                    let seen: Vec<BuildConfig> = history
+                        [history.len().saturating_sub(HISTORY_WINDOW)..]
+                        .iter()
+                        .filter(|r| r.status.is_success())
+                        .map(|r| r.config)
+                        .collect();
+                    let novelty = |c: &BuildConfig| {
+                        seen.iter()
+                            .map(|s| distance(c, s))
+                            .fold(f64::INFINITY, f64::min)
+                    };
+                    let top = eligible
+                        .iter()
+                        .map(|c| novelty(&c.config))
+                        .fold(0.0, f64::max);
+                    let most_novel: Vec<&&Candidate> = eligible
+                        .iter()
+                        .filter(|c| novelty(&c.config) >= top * 0.95)
+                        .collect();
+                    (
+                        most_novel[rng.random_range(0..most_novel.len())].config,
+                        true,
+                    )
                 } else {
                     (exploit.unwrap_or(base), false)
                 };
@@ -671,6 +751,29 @@ impl Optimizer {
             cpu_cores: cpu,
             memory_bytes: mem as u64,
         })
+    }
+}
+
+/// Makes predictions non-increasing in cores and memory at each concurrency (a monotone
+/// constraint, as LightGBM offers): more cores or memory never make a build slower, and without
+/// it a forest's noise could pick the leaner of two configs for a speed it does not have.
+fn make_monotone(cands: &mut [Candidate]) {
+    let adjusted: Vec<f64> = cands
+        .iter()
+        .map(|c| {
+            cands
+                .iter()
+                .filter(|d| {
+                    d.config.concurrency == c.config.concurrency
+                        && d.config.cpu_cores <= c.config.cpu_cores
+                        && d.config.memory_bytes <= c.config.memory_bytes
+                })
+                .map(|d| d.prediction.mean)
+                .fold(c.prediction.mean, f64::min)
+        })
+        .collect();
+    for (c, m) in cands.iter_mut().zip(adjusted) {
+        c.prediction.mean = m;
     }
 }
 
