@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 
 /// Pruning levels tried by [`LeafSize::Auto`]: fewest distinct rows a node needs to split.
 const AUTO_MIN_SPLIT: [u32; 6] = [2, 4, 8, 16, 32, 64];
+/// Trees grown to full depth to choose the pruning level of [`LeafSize::Auto`].
+const AUTO_PROBE_TREES: usize = 16;
 /// Out-of-bag R² differences below this are noise when choosing a pruning level.
 const OOB_TIE_TOLERANCE: f64 = 1e-4;
 
@@ -111,9 +113,10 @@ impl RandomForestRegressor {
             LeafSize::Fixed(k) => k,
             LeafSize::Auto => 1,
         };
-        let grow = GrowParams {
+        let mut grow = GrowParams {
             max_depth: params.max_depth.unwrap_or(usize::MAX),
             min_leaf,
+            min_split: 2,
             features_per_split: ((nf as f64 * params.max_features).round() as usize).clamp(1, nf),
         };
         let recip: Vec<f64> = (0..=n)
@@ -121,49 +124,66 @@ impl RandomForestRegressor {
             .collect();
         // Trees are independent; each has its own RNG derived from (seed, index), so the forest
         // is the same whatever the number of threads.
-        let grown: Vec<(Vec<tree::GrowNode>, Vec<u32>)> = (0..params.n_trees)
-            .into_par_iter()
-            .map(|t| {
-                let mut rng = ChaCha8Rng::seed_from_u64(
-                    params.seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                );
-                let weights = if params.bootstrap {
-                    let mut w = vec![0u32; n];
-                    for _ in 0..n {
-                        w[rng.random_range(0..n)] += 1;
-                    }
-                    w
-                } else {
-                    vec![1u32; n]
-                };
-                let nodes = tree::grow(data, &weights, &recip, &grow, &mut rng);
-                (nodes, weights)
-            })
-            .collect();
+        let grow_trees = |range: std::ops::Range<usize>,
+                          grow: &GrowParams|
+         -> Vec<(Vec<tree::GrowNode>, Vec<u32>)> {
+            range
+                .into_par_iter()
+                .map(|t| {
+                    let mut rng = ChaCha8Rng::seed_from_u64(
+                        params.seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    );
+                    let weights = if params.bootstrap {
+                        let mut w = vec![0u32; n];
+                        for _ in 0..n {
+                            w[rng.random_range(0..n)] += 1;
+                        }
+                        w
+                    } else {
+                        vec![1u32; n]
+                    };
+                    let nodes = tree::grow(data, &weights, &recip, grow, &mut rng);
+                    (nodes, weights)
+                })
+                .collect()
+        };
 
-        let levels: &[u32] = match params.leaf {
-            LeafSize::Auto => &AUTO_MIN_SPLIT,
-            LeafSize::Fixed(_) => &AUTO_MIN_SPLIT[..1],
-        };
-        let oob = if params.bootstrap {
-            oob_r2_per_level(data, &grown, levels)
+        // Automatic leaf size: grow a few probe trees to full depth, choose the pruning level by
+        // their out-of-bag R², then grow the other trees only that deep. Not splitting a node
+        // with fewer than m rows gives exactly the tree that pruning at m would, for a fraction
+        // of the work.
+        let auto = params.leaf == LeafSize::Auto && params.bootstrap;
+        let n_probe = if auto {
+            params.n_trees.min(AUTO_PROBE_TREES)
         } else {
-            None
+            params.n_trees
         };
-        // The best out-of-bag level; among levels within noise of it, the most pruned (smaller
-        // model, faster walk).
-        let (best_level, oob_r2) = match &oob {
-            Some(scores) => {
+        let mut grown = grow_trees(0..n_probe, &grow);
+        let min_split = if auto {
+            oob_r2_per_level(data, &grown, &AUTO_MIN_SPLIT).map_or(AUTO_MIN_SPLIT[0], |scores| {
+                // The best level; among levels within noise of it, the most pruned (smaller
+                // model, faster walk).
                 let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let l = scores
                     .iter()
                     .rposition(|&r2| r2 >= best - OOB_TIE_TOLERANCE)
                     .unwrap_or(0);
-                (l, scores[l].is_finite().then_some(scores[l]))
-            }
-            None => (0, None),
+                AUTO_MIN_SPLIT[l]
+            })
+        } else {
+            AUTO_MIN_SPLIT[0]
         };
-        let min_split = levels[best_level];
+        if n_probe < params.n_trees {
+            grow.min_split = min_split;
+            grown.extend(grow_trees(n_probe..params.n_trees, &grow));
+        }
+        let oob_r2 = if params.bootstrap {
+            oob_r2_per_level(data, &grown, &[min_split])
+                .and_then(|s| s.first().copied())
+                .filter(|r2| r2.is_finite())
+        } else {
+            None
+        };
 
         let compacted: Vec<(Tree, Vec<f64>)> = grown
             .par_iter()

@@ -235,6 +235,8 @@ impl Presorted {
 pub(crate) struct GrowParams {
     pub(crate) max_depth: usize,
     pub(crate) min_leaf: usize,
+    /// Fewest distinct rows a node needs to be split.
+    pub(crate) min_split: u32,
     pub(crate) features_per_split: usize,
 }
 
@@ -329,7 +331,10 @@ pub(crate) fn grow<R: Rng>(
             n_distinct: n as u32,
             sse_decrease: 0.0,
         });
-        if n < 2 * params.min_leaf || n < 2 || p.depth >= params.max_depth {
+        if n < 2 * params.min_leaf
+            || n < params.min_split.max(2) as usize
+            || p.depth >= params.max_depth
+        {
             continue;
         }
         // A node whose targets are all equal has nothing to split.
@@ -400,9 +405,10 @@ pub(crate) fn grow<R: Rng>(
         node.sse_decrease = gain;
 
         let mid = p.start + split.n_left;
-        let left_can_split = split.n_left >= 2 * params.min_leaf && p.depth + 1 < params.max_depth;
-        let right_can_split =
-            n - split.n_left >= 2 * params.min_leaf && p.depth + 1 < params.max_depth;
+        let splittable = (2 * params.min_leaf).max(params.min_split as usize).max(2);
+        let deeper = p.depth + 1 < params.max_depth;
+        let left_can_split = split.n_left >= splittable && deeper;
+        let right_can_split = n - split.n_left >= splittable && deeper;
         if left_can_split || right_can_split {
             let split_list = &lists[split.feature * m + p.start..split.feature * m + p.end];
             for (k, e) in split_list.iter().enumerate() {
