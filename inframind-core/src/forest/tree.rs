@@ -505,3 +505,79 @@ pub(crate) fn compact(nodes: &[GrowNode], min_split: u32, n_features: usize) -> 
     }
     (Tree::from_stored(out, n_features), importance)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn data() -> Presorted {
+        let n = 500;
+        let mut s = 12345u64;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 33) as f32 / (1u64 << 31) as f32
+        };
+        let cols: Vec<Vec<f32>> = (0..4).map(|_| (0..n).map(|_| next()).collect()).collect();
+        let y = (0..n)
+            .map(|i| f64::from(cols[0][i] * 10.0 + cols[1][i] * cols[2][i] + next()))
+            .collect();
+        Presorted::new(cols, y)
+    }
+
+    #[test]
+    fn growing_with_min_split_equals_pruning_a_full_tree() {
+        let d = data();
+        let weights: Vec<u32> = (0..d.n_rows).map(|i| (i % 3) as u32).collect();
+        let recip: Vec<f64> = (0..=2 * d.n_rows)
+            .map(|k| if k == 0 { 0.0 } else { 1.0 / k as f64 })
+            .collect();
+        let full = GrowParams {
+            max_depth: usize::MAX,
+            min_leaf: 1,
+            min_split: 2,
+            features_per_split: 4,
+        };
+        let grown = grow(
+            &d,
+            &weights,
+            &recip,
+            &full,
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        for m in [4u32, 16, 64] {
+            let early = GrowParams {
+                min_split: m,
+                ..full
+            };
+            let shallow = grow(
+                &d,
+                &weights,
+                &recip,
+                &early,
+                &mut ChaCha8Rng::seed_from_u64(1),
+            );
+            let (pruned, imp_a) = compact(&grown, m, 4);
+            let (direct, imp_b) = compact(&shallow, m, 4);
+            assert_eq!(pruned, direct, "min_split {m}");
+            assert_eq!(imp_a, imp_b);
+            assert!(pruned.nodes.len() < grown.len());
+        }
+    }
+
+    #[test]
+    fn decoded_trees_are_checked_before_walking() {
+        let bad = [Node::split(0, 0.5, 7), Node::leaf(1.0), Node::leaf(2.0)];
+        assert!(Tree::validate_stored(&bad, 1)
+            .unwrap_err()
+            .contains("out of range"));
+        let loops = [Node::split(0, 0.5, 0), Node::leaf(1.0)];
+        assert!(Tree::validate_stored(&loops, 1).is_err());
+        let ok = [Node::split(0, 0.5, 2), Node::leaf(1.0), Node::leaf(2.0)];
+        assert!(Tree::validate_stored(&ok, 1).is_ok());
+        assert!(Tree::validate_stored(&ok, 0).is_err());
+    }
+}
