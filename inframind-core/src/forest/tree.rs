@@ -281,6 +281,12 @@ pub(crate) fn grow<R: Rng>(
     let w: Vec<f64> = weights.iter().map(|&c| c as f64).collect();
     let wy: Vec<f64> = w.iter().zip(&data.y).map(|(w, y)| w * y).collect();
     let wyy: Vec<f64> = wy.iter().zip(&data.y).map(|(wy, y)| wy * y).collect();
+    // What the split scan reads per row, side by side: one cache line touch, not two.
+    let stat: Vec<(f64, usize)> = wy
+        .iter()
+        .zip(weights)
+        .map(|(&a, &c)| (a, c as usize))
+        .collect();
 
     // Per-feature lists of the in-bag rows in value order; a node owns the same range in each.
     let m = weights.iter().filter(|&&c| c > 0).count();
@@ -363,8 +369,9 @@ pub(crate) fn grow<R: Rng>(
             let (mut lw, mut lwy) = (0usize, 0.0f64);
             for k in 0..n - 1 {
                 let e = list[k];
-                lw += weights[e.row as usize] as usize;
-                lwy += wy[e.row as usize];
+                let (row_wy, row_w) = stat[e.row as usize];
+                lw += row_w;
+                lwy += row_wy;
                 let next = list[k + 1].value;
                 let n_left = k + 1;
                 if next <= e.value || n_left < params.min_leaf || n - n_left < params.min_leaf {
