@@ -31,7 +31,7 @@ mod safety;
 pub use alert::{fingerprint, Alert, AlertStatus, LabelSet, Webhook, WEBHOOK_VERSION};
 pub use classify::{
     classify, run_status, Category, Classification, Classifier, CleanTarget, Evidence, Remediation,
-    RetryPolicy, DEFAULT_MIN_SCORE, MAX_LINE_BYTES,
+    RetryPolicy, DEFAULT_MIN_SCORE, MAX_LINE_BYTES, STRONG_CAUSE_SCORE,
 };
 pub use condition::Condition;
 pub use evaluate::{Action, AuditRecord, Decision, EvalOptions, Evaluation, Outcome};
