@@ -60,16 +60,17 @@ pub struct Decision {
     pub policy: String,
     /// Alert fingerprint.
     pub fingerprint: String,
-    /// The alert's `alertname` label (empty when missing).
-    pub alertname: String,
-    /// The alert's status.
-    pub status: AlertStatus,
     /// Matched, rejected or suppressed.
     pub outcome: Outcome,
     /// Why, in words.
     pub reason: String,
-    /// The rendered action; `None` when a placeholder could not be resolved.
+    /// The rendered action; `None` when a placeholder could not be resolved or the policy
+    /// cannot act at all (disabled, resolved alert).
     pub action: Option<Action>,
+    /// The alert's `alertname` label (empty when missing).
+    pub alertname: String,
+    /// The alert's status.
+    pub status: AlertStatus,
     /// True when the action must not run (evaluation or policy in dry-run mode).
     pub dry_run: bool,
 }
