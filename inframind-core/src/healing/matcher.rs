@@ -70,13 +70,17 @@ impl Matcher {
         let name = name.into();
         let value = value.into();
         let re = match op {
-            MatchType::Regexp | MatchType::NotRegexp => Some(
-                Regex::new(&format!("^(?:{value})$")).map_err(|e| Error::Matcher {
+            MatchType::Regexp | MatchType::NotRegexp => {
+                // Exactly Alertmanager's construction (so `a)|(b` behaves as it does there).
+                let anchored = format!("^(?:{value})$");
+                let bad = |reason: String| Error::Matcher {
                     matcher: format!("{name}{}{value:?}", op.as_str()),
                     position: 0,
-                    reason: format!("invalid regex: {e}"),
-                })?,
-            ),
+                    reason,
+                };
+                go_re2_compatible(&anchored).map_err(bad)?;
+                Some(Regex::new(&anchored).map_err(|e| bad(format!("invalid regex: {e}")))?)
+            }
             MatchType::Equal | MatchType::NotEqual => None,
         };
         Ok(Matcher {
@@ -203,6 +207,53 @@ pub fn parse_matchers(s: &str) -> Result<Vec<Matcher>> {
         .into_iter()
         .map(|(at, tok)| parse_one(tok, s, base + at))
         .collect()
+}
+
+/// Rejects what the `regex` crate accepts but Go's RE2 (Alertmanager's regex engine) does not,
+/// so a matcher we load is one Alertmanager would load: nested repetition operators (`a**`,
+/// `a++`, `a{2}*`) and repeat counts above 1000.
+fn go_re2_compatible(anchored: &str) -> std::result::Result<(), String> {
+    use regex_syntax::ast::{self, Ast, RepetitionKind, RepetitionRange};
+
+    struct GoRules;
+    impl ast::Visitor for GoRules {
+        type Output = ();
+        type Err = String;
+        fn finish(self) -> std::result::Result<(), String> {
+            Ok(())
+        }
+        fn visit_pre(&mut self, node: &Ast) -> std::result::Result<(), String> {
+            let Ast::Repetition(rep) = node else {
+                return Ok(());
+            };
+            // Offsets are reported relative to the value, without the `^(?:` we added.
+            let at = rep.op.span.start.offset.saturating_sub(4);
+            if matches!(*rep.ast, Ast::Repetition(_)) {
+                return Err(format!(
+                    "invalid nested repetition operator at byte {at} of the regex: Go's RE2, \
+                     which Alertmanager uses, rejects it; group the inner part, e.g. (a+)+"
+                ));
+            }
+            if let RepetitionKind::Range(r) = &rep.op.kind {
+                let max = match *r {
+                    RepetitionRange::Exactly(n) | RepetitionRange::AtLeast(n) => n,
+                    RepetitionRange::Bounded(m, n) => m.max(n),
+                };
+                if max > 1000 {
+                    return Err(format!(
+                        "repeat count {max} at byte {at} of the regex is above 1000, the limit of \
+                         Go's RE2 which Alertmanager uses"
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
+    match ast::parse::Parser::new().parse(anchored) {
+        Ok(tree) => ast::visit(&tree, GoRules),
+        // Syntax errors are reported by the regex compiler with a better message.
+        Err(_) => Ok(()),
+    }
 }
 
 /// Go's `\s` in RE2 syntax: `[\t\n\f\r ]`.
@@ -401,6 +452,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        for nested in [
+            r#"a=~"a++""#,
+            r#"a=~"x**""#,
+            r#"a=~"b{2}*""#,
+            r#"a=~"c{1001}""#,
+        ] {
+            assert!(
+                Matcher::parse(nested).is_err(),
+                "{nested}: Go's RE2 rejects it"
+            );
+        }
+        assert!(Matcher::parse(r#"a=~"(a+)+|b*?|c{1000}""#).is_ok());
         match Matcher::parse(r#"a=~"(""#) {
             Err(Error::Matcher { reason, .. }) => assert!(reason.contains("regex"), "{reason}"),
             other => panic!("{other:?}"),
