@@ -269,6 +269,19 @@ proptest! {
     }
 
     #[test]
+    fn index_finds_exactly_the_policies_a_full_scan_finds(specs in policies(), a in alert()) {
+        let set = PolicySet::new(specs).unwrap();
+        let indexed: Vec<&str> = set.matching(&a).iter().map(|p| p.name()).collect();
+        let scanned: Vec<&str> = set
+            .policies()
+            .iter()
+            .filter(|p| p.condition_matches(&a))
+            .map(|p| p.name())
+            .collect();
+        prop_assert_eq!(indexed, scanned);
+    }
+
+    #[test]
     fn matchers_round_trip_through_canonical_form(text in matcher_text()) {
         let m = Matcher::parse(&text).unwrap();
         let again = Matcher::parse(&m.to_string()).unwrap();

@@ -255,8 +255,25 @@ impl Compiled {
         })
     }
 
-    /// A label value every matching alert must carry, if the condition demands one (used to
-    /// index policies, e.g. by `alertname`). Only non-empty equalities count.
+    /// A (label, value) every matching alert must carry, preferring `alertname`: the key the
+    /// policy set indexes the policy under. Only non-empty equalities count.
+    pub(crate) fn index_key(&self) -> Option<(&str, &str)> {
+        if let Some(v) = self.required_label("alertname") {
+            return Some(("alertname", v));
+        }
+        self.checks.iter().find_map(|c| match c {
+            Check::LabelEq(k, v) if !v.is_empty() => Some((k.as_str(), v.as_str())),
+            Check::Labels(ms) => ms
+                .iter()
+                .find(|m| m.op() == MatchType::Equal && !m.value().is_empty())
+                .map(|m| (m.name(), m.value())),
+            Check::All(subs) => subs.iter().find_map(Compiled::index_key),
+            _ => None,
+        })
+    }
+
+    /// A label value every matching alert must carry, if the condition demands one.
+    /// Only non-empty equalities count.
     pub(crate) fn required_label(&self, name: &str) -> Option<&str> {
         self.checks.iter().find_map(|c| match c {
             Check::LabelEq(k, v) if k == name && !v.is_empty() => Some(v.as_str()),
@@ -356,6 +373,19 @@ mod tests {
             .1
             .contains("empty condition"));
         assert!(serde_json::from_str::<Condition>(r#"{"lables": {}}"#).is_err());
+    }
+
+    #[test]
+    fn index_key_prefers_alertname() {
+        assert_eq!(
+            cond(r#"{"labels": {"a": "1", "alertname": "X"}}"#).index_key(),
+            Some(("alertname", "X"))
+        );
+        assert_eq!(
+            cond(r#"{"matchers": ["svc=~\"a|b\"", "job=\"node\""]}"#).index_key(),
+            Some(("job", "node"))
+        );
+        assert_eq!(cond(r#"{"matchers": ["job!=\"node\""]}"#).index_key(), None);
     }
 
     #[test]

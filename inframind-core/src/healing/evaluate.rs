@@ -131,26 +131,18 @@ impl PolicySet {
     /// Indices of policies that may match the alert, in evaluation order.
     fn candidates(&self, alert: &Alert, out: &mut Vec<usize>) {
         out.clear();
-        let indexed = alert
-            .labels
-            .get("alertname")
-            .and_then(|n| self.by_alertname.get(n.as_str()))
-            .map_or(&[][..], Vec::as_slice);
-        // Merge two sorted lists.
-        let (mut i, mut j) = (0, 0);
-        while i < indexed.len() || j < self.unindexed.len() {
-            let take_indexed = match (indexed.get(i), self.unindexed.get(j)) {
-                (Some(a), Some(b)) => a < b,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if take_indexed {
-                out.push(indexed[i]);
-                i += 1;
-            } else {
-                out.push(self.unindexed[j]);
-                j += 1;
+        out.extend_from_slice(&self.unindexed);
+        let mut lists = 0;
+        for (name, by_value) in &self.index {
+            // A missing label reads as "", and index keys are never empty.
+            if let Some(list) = alert.labels.get(name).and_then(|v| by_value.get(v)) {
+                out.extend_from_slice(list);
+                lists += 1;
             }
+        }
+        // Each policy sits in exactly one list, so there are no duplicates to remove.
+        if lists > 1 || (lists == 1 && !self.unindexed.is_empty()) {
+            out.sort_unstable();
         }
     }
 

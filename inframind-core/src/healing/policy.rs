@@ -215,16 +215,15 @@ impl Policy {
     }
 }
 
-/// The label policies are indexed by: most policies name the alert they handle.
-const INDEX_LABEL: &str = "alertname";
-
 /// A loaded set of policies, sorted by priority then name.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
     pub(crate) policies: Vec<Policy>,
-    /// Policy indices (sorted) by the `alertname` their condition requires.
-    pub(crate) by_alertname: HashMap<String, Vec<usize>>,
-    /// Policies whose condition requires no particular `alertname` (sorted).
+    /// Policy indices (sorted) by a (label, value) their condition requires: label name ->
+    /// value -> policies. Most policies name the `alertname` they handle, so evaluating one
+    /// alert looks at the few policies that can match instead of all of them.
+    pub(crate) index: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// Policies whose condition requires no particular label value (sorted); always checked.
     pub(crate) unindexed: Vec<usize>,
 }
 
@@ -254,17 +253,22 @@ impl PolicySet {
             .collect::<Result<Vec<_>>>()?;
         policies
             .sort_by(|a, b| (a.spec.priority, &a.spec.name).cmp(&(b.spec.priority, &b.spec.name)));
-        let mut by_alertname: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut index: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
         let mut unindexed = Vec::new();
         for (i, p) in policies.iter().enumerate() {
-            match p.condition.required_label(INDEX_LABEL) {
-                Some(v) => by_alertname.entry(v.to_string()).or_default().push(i),
+            match p.condition.index_key() {
+                Some((k, v)) => index
+                    .entry(k.to_string())
+                    .or_default()
+                    .entry(v.to_string())
+                    .or_default()
+                    .push(i),
                 None => unindexed.push(i),
             }
         }
         Ok(PolicySet {
             policies,
-            by_alertname,
+            index,
             unindexed,
         })
     }
@@ -532,7 +536,7 @@ policies:
         let names: Vec<&str> = set.policies().iter().map(Policy::name).collect();
         assert_eq!(names, ["restart-crashlooping-pod", "a-scale-up"]);
         assert_eq!(set.policies()[0].cooldown(), Some(Duration::from_secs(600)));
-        assert_eq!(set.by_alertname.len(), 2);
+        assert_eq!(set.index["alertname"].len(), 2);
     }
 
     #[test]
