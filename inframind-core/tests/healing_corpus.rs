@@ -18,11 +18,13 @@ fn category_from_dir(name: &str) -> Category {
         .unwrap_or_else(|_| panic!("corpus directory {name:?} is not a category"))
 }
 
-#[test]
-fn corpus_accuracy_at_least_90_percent() {
-    let classifier = Classifier::builtin().unwrap();
-    let root = support::data("logs");
-    let mut per_category: BTreeMap<Category, (usize, usize)> = BTreeMap::new();
+type Tally = BTreeMap<Category, (usize, usize)>;
+
+/// Classifies every excerpt under `root/<category>/`, returning (right, total) per category and
+/// the misses.
+fn run(classifier: &Classifier, dir_name: &str) -> (Tally, Vec<String>) {
+    let root = support::data(dir_name);
+    let mut per_category = Tally::new();
     let mut confusions = Vec::new();
     let mut dirs: Vec<_> = fs::read_dir(&root)
         .unwrap()
@@ -50,7 +52,7 @@ fn corpus_accuracy_at_least_90_percent() {
                 entry.0 += 1;
             } else {
                 confusions.push(format!(
-                    "{}: expected {expected}, got {} ({:.2}) evidence {:?}",
+                    "{dir_name}/{}: expected {expected}, got {} ({:.2}) evidence {:?}",
                     file.strip_prefix(&root).unwrap().display(),
                     got.category,
                     got.confidence,
@@ -62,27 +64,49 @@ fn corpus_accuracy_at_least_90_percent() {
             }
         }
     }
-    let (right, total) = per_category
-        .values()
-        .fold((0, 0), |(r, t), (a, b)| (r + a, t + b));
+    (per_category, confusions)
+}
+
+fn report(title: &str, tally: &Tally) -> (usize, usize) {
+    println!("\n{title}");
     println!(
         "{:<14} {:>7} {:>6} {:>9}",
         "category", "correct", "total", "accuracy"
     );
-    for (c, (r, t)) in &per_category {
+    for (c, (r, t)) in tally {
         println!(
             "{:<14} {r:>7} {t:>6} {:>8.1}%",
             c.as_str(),
             100.0 * *r as f64 / *t as f64
         );
     }
-    let accuracy = right as f64 / total as f64;
+    let (right, total) = tally.values().fold((0, 0), |(r, t), (a, b)| (r + a, t + b));
     println!(
         "{:<14} {right:>7} {total:>6} {:>8.1}%",
         "overall",
-        100.0 * accuracy
+        100.0 * right as f64 / total as f64
     );
-    for c in &confusions {
+    (right, total)
+}
+
+/// `logs/` is the main corpus; `logs_holdout/` was written after the pattern library was frozen
+/// and has never been used to tune it, so its accuracy is the honest estimate for new logs.
+/// Both count towards the 90% bar.
+#[test]
+fn corpus_accuracy_at_least_90_percent() {
+    let classifier = Classifier::builtin().unwrap();
+    let (main, mut misses) = run(&classifier, "logs");
+    let (holdout, more) = run(&classifier, "logs_holdout");
+    misses.extend(more);
+    let (r1, t1) = report("main corpus (tests/data/healing/logs)", &main);
+    let (r2, t2) = report(
+        "held-out corpus (tests/data/healing/logs_holdout)",
+        &holdout,
+    );
+    let (right, total) = (r1 + r2, t1 + t2);
+    let accuracy = right as f64 / total as f64;
+    println!("\nall excerpts: {right}/{total} = {:.1}%", 100.0 * accuracy);
+    for c in &misses {
         println!("MISS {c}");
     }
     assert!(
@@ -91,7 +115,7 @@ fn corpus_accuracy_at_least_90_percent() {
     );
     assert!(
         accuracy >= 0.90,
-        "accuracy {:.1}% < 90%: {confusions:#?}",
+        "accuracy {:.1}% < 90%: {misses:#?}",
         100.0 * accuracy
     );
 }
