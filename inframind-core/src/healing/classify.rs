@@ -467,7 +467,6 @@ impl Classifier {
             })
             .collect();
         let set = RegexSetBuilder::new(&sources)
-            .multi_line(true)
             .size_limit(64 << 20)
             .dfa_size_limit(64 << 20)
             .build()
@@ -591,46 +590,17 @@ impl Classifier {
         // Progress bars redraw with '\r': each segment is what was once on screen.
         for segment in raw.split('\r') {
             let cleaned = clean_line(segment);
-            if cleaned.is_empty() {
+            let text: &str = &cleaned;
+            if text.is_empty() || !self.set.is_match(text) {
                 continue;
             }
-            let start = acc.chunk.len();
-            acc.chunk.push_str(&cleaned);
-            acc.chunk_lines.push((line_no, start, acc.chunk.len()));
-            acc.chunk.push('\n');
-        }
-        if acc.chunk.len() >= CHUNK_BYTES {
-            self.flush(acc);
-        }
-    }
-
-    /// Matches the buffered lines. One search over the whole chunk (patterns are compiled
-    /// multi-line, so `^`/`$` still mean line start/end) rules out most chunks at once, which
-    /// saves the per-search overhead of one search per line; only chunks with a hit are
-    /// searched line by line. A pattern that matches a line also matches the chunk holding it,
-    /// so nothing is missed.
-    fn flush(&self, acc: &mut Accumulator) {
-        if !acc.chunk.is_empty() && self.set.is_match(&acc.chunk) {
-            let lines = std::mem::take(&mut acc.chunk_lines);
-            for &(line_no, start, end) in &lines {
-                let text = &acc.chunk[start..end];
-                if !self.set.is_match(text) {
-                    continue;
-                }
-                let matched: Vec<usize> = self.set.matches(text).iter().collect();
-                let text = text.to_string();
-                for idx in matched {
-                    acc.hit(idx, &self.specs[idx], line_no, &text);
-                }
+            for idx in self.set.matches(text).iter() {
+                acc.hit(idx, &self.specs[idx], line_no, text);
             }
-            acc.chunk_lines = lines;
         }
-        acc.chunk.clear();
-        acc.chunk_lines.clear();
     }
 
-    fn finish(&self, mut acc: Accumulator) -> Classification {
-        self.flush(&mut acc);
+    fn finish(&self, acc: Accumulator) -> Classification {
         let mut scores: BTreeMap<Category, f64> = BTreeMap::new();
         for (idx, &hits) in acc.hits.iter().enumerate() {
             if hits == 0 {
@@ -729,14 +699,7 @@ fn pick(scores: &BTreeMap<Category, f64>, min_score: f64) -> Option<(Category, f
     best_of(&|_| true).filter(|(_, s)| *s >= min_score && *s > 0.0)
 }
 
-/// Size of the chunk of cleaned lines searched at once.
-const CHUNK_BYTES: usize = 64 * 1024;
-
 struct Accumulator {
-    /// Cleaned lines not yet searched, joined by '\n' (bounded by `CHUNK_BYTES` + one line).
-    chunk: String,
-    /// (line number, start, end) of each line in `chunk`.
-    chunk_lines: Vec<(u64, usize, usize)>,
     hits: Vec<u32>,
     evidence: Vec<Evidence>,
     per_category: BTreeMap<Category, usize>,
@@ -745,8 +708,6 @@ struct Accumulator {
 impl Accumulator {
     fn new(n: usize) -> Self {
         Accumulator {
-            chunk: String::with_capacity(CHUNK_BYTES + MAX_LINE_BYTES),
-            chunk_lines: Vec::new(),
             hits: vec![0; n],
             evidence: Vec::new(),
             per_category: BTreeMap::new(),
