@@ -123,6 +123,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// An Alertmanager label matcher (`name="value"`, `name=~"regex"`...) cannot be parsed.
+    #[error("invalid matcher {matcher:?} at byte {position}: {reason}")]
+    Matcher {
+        /// The matcher text as written.
+        matcher: String,
+        /// Byte offset in `matcher` where the problem starts.
+        position: usize,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
     /// A collector could not read what it measures.
     #[error("collector {source_name}: {reason}")]
     Collector {

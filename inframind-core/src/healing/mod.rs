@@ -1,2 +1,45 @@
 //! Self-healing: Alertmanager alerts matched against remediation policies, and CI failure
 //! logs classified into a remediation.
+//!
+//! # Alerts and policies
+//!
+//! [`Webhook::from_json`] parses Alertmanager's webhook payload (version 4). A [`PolicySet`]
+//! loads policies from JSON or YAML ([`PolicySet::from_yaml`]), all-or-nothing; conditions use
+//! the forms users already write, including Alertmanager matchers with Alertmanager's semantics
+//! ([`Matcher`]). [`PolicySet::evaluate`] returns a [`Decision`] per (policy, alert) whose
+//! condition holds, in priority-then-name order, with parameters interpolated
+//! (`${label.pod}`, [`Template`]) and safety applied from a [`SafetyState`] the host keeps
+//! (cooldown, rate limit, deduplication of repeated deliveries) and an injectable [`Clock`].
+//!
+//! # CI failure logs
+//!
+//! [`classify`] names the cause of a failed build log (`oom`, `disk_full`, `network`...), with
+//! the evidence lines and a typed [`Remediation`]; it declines (`unknown`) when the log does not
+//! show the cause. [`Classifier`] takes user pattern files and streams big logs with bounded
+//! memory ([`Classifier::classify_reader`]).
+
+mod alert;
+mod classify;
+mod condition;
+mod evaluate;
+mod matcher;
+mod params;
+mod patterns;
+mod policy;
+mod safety;
+
+pub use alert::{fingerprint, Alert, AlertStatus, LabelSet, Webhook, WEBHOOK_VERSION};
+pub use classify::{
+    classify, run_status, Category, Classification, Classifier, CleanTarget, Evidence, Remediation,
+    RetryPolicy, DEFAULT_MIN_SCORE, MAX_LINE_BYTES, STRONG_CAUSE_SCORE,
+};
+pub use condition::Condition;
+pub use evaluate::{Action, AuditRecord, Decision, EvalOptions, Evaluation, Outcome};
+pub use matcher::{parse_matchers, MatchType, Matcher};
+pub use params::{Source, Template, Unresolved};
+pub use patterns::{PatternSpec, BUILTIN_PATTERNS};
+pub use policy::{
+    ActionSpec, DurationSpec, Policy, PolicySet, PolicySpec, SafetySpec, DEFAULT_PRIORITY,
+    DEFAULT_RATE_WINDOW,
+};
+pub use safety::{Clock, ManualClock, SafetyConfig, SafetyState, SystemClock};
