@@ -273,7 +273,7 @@ impl SafetyState {
                 .iter()
                 .map(|(k, (_, f))| (*f, k.clone()))
                 .collect();
-            ds.sort_by(|a, b| a.0.cmp(&b.0));
+            ds.sort_by_key(|a| a.0);
             let mut left = over;
             for (_, k) in ds.into_iter().take(left) {
                 self.deliveries.remove(&k);
@@ -285,7 +285,7 @@ impl SafetyState {
                     .iter()
                     .map(|(k, (_, u))| (*u, k.clone()))
                     .collect();
-                cs.sort_by(|a, b| a.0.cmp(&b.0));
+                cs.sort_by_key(|a| a.0);
                 for (_, k) in cs.into_iter().take(left) {
                     self.cooldowns.remove(&k);
                     left -= 1;
