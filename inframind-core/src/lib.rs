@@ -37,7 +37,8 @@
 //!
 //! Modules: [`telemetry`] (runs, steps, configs, contexts), [`features`] (the model's inputs),
 //! [`forest`] (the regressor), [`model`], [`optimizer`], [`store`], [`demo`] (simulated
-//! pipelines), [`healing`] (alerts and failure logs) and, on Linux, `collect` (`/proc`).
+//! pipelines), [`tool_env`] (variables that make a tool use a config), [`healing`] (alerts
+//! and failure logs) and, on Linux, `collect` (`/proc`).
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -50,6 +51,7 @@ pub mod model;
 pub mod optimizer;
 pub mod store;
 pub mod telemetry;
+pub mod tool_env;
 
 #[cfg(target_os = "linux")]
 pub mod collect;
