@@ -142,9 +142,54 @@ pub enum Error {
         /// Why it failed.
         reason: String,
     },
+
+    /// The process whose tree should be watched does not exist (or is not a process).
+    #[error(
+        "no process with pid {pid}: {reason}; pass the pid of a running build \
+         (e.g. `$!` right after starting it in the background)"
+    )]
+    ProcessNotFound {
+        /// The pid that was asked for.
+        pid: i32,
+        /// Why it is not usable: exited, never existed, is a thread...
+        reason: String,
+    },
+
+    /// A build-cache tool (ccache, sccache) gave statistics that cannot be read.
+    #[error("cannot read {tool} statistics: {reason}")]
+    CacheStats {
+        /// `ccache` or `sccache`.
+        tool: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
 }
 
 impl Error {
+    /// Puts `prefix.` in front of the field of an [`Error::InvalidField`] (so a step's error
+    /// names `history[3].steps[0].duration_s`); other errors, and an empty prefix, pass as they
+    /// are.
+    ///
+    /// ```
+    /// use inframind_core::Error;
+    /// let e = Error::invalid_field("duration_s", -1, "must be 0 or more").prefixed("history[3]");
+    /// assert_eq!(e.to_string(), "invalid history[3].duration_s = -1: must be 0 or more");
+    /// ```
+    pub fn prefixed(self, prefix: &str) -> Self {
+        match self {
+            Error::InvalidField {
+                field,
+                value,
+                reason,
+            } if !prefix.is_empty() => Error::InvalidField {
+                field: format!("{prefix}.{field}"),
+                value,
+                reason,
+            },
+            other => other,
+        }
+    }
+
     /// Shorthand for [`Error::InvalidField`].
     pub fn invalid_field(
         field: impl Into<String>,

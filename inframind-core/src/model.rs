@@ -11,7 +11,7 @@ use crate::features::{self, FeatureSchema, HistoryStats, N_FEATURES};
 use crate::forest::{
     fnv1a64, Prediction, RandomForestParams, RandomForestRegressor, RandomForestValidParams, Reader,
 };
-use crate::telemetry::{BuildConfig, BuildRun, RunContext};
+use crate::telemetry::{validate_history, BuildConfig, BuildRun, RunContext};
 use linfa::ParamGuard;
 
 const MAGIC: &[u8; 4] = b"IMDM";
@@ -74,10 +74,7 @@ impl DurationModel {
     /// successful run becomes a training row built from the runs before it.
     pub fn train(history: &[BuildRun], params: RandomForestParams) -> Result<Self> {
         let params = params.check()?;
-        for (i, run) in history.iter().enumerate() {
-            run.validate()
-                .map_err(|e| prefix_error(e, &format!("history[{i}]")))?;
-        }
+        validate_history(history, 0)?;
         let (rows, y) = features::training_rows(history);
         if rows.len() < 2 {
             return Err(Error::NotEnoughData(format!(
@@ -309,22 +306,6 @@ impl DurationModel {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
         Self::decode(&bytes, &format!("model file {}", path.display()))
-    }
-}
-
-/// Puts `prefix.` in front of the field of an `InvalidField` error.
-pub(crate) fn prefix_error(e: Error, prefix: &str) -> Error {
-    match e {
-        Error::InvalidField {
-            field,
-            value,
-            reason,
-        } => Error::InvalidField {
-            field: format!("{prefix}.{field}"),
-            value,
-            reason,
-        },
-        other => other,
     }
 }
 

@@ -49,8 +49,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::features::{self, quantile, FeatureSchema, HistoryStats, HISTORY_WINDOW, N_FEATURES};
 use crate::forest::Prediction;
-use crate::model::{prefix_error, DurationModel};
-use crate::telemetry::{BuildConfig, BuildRun, RunContext, RunStatus, GIB};
+use crate::model::DurationModel;
+use crate::telemetry::{validate_history, BuildConfig, BuildRun, RunContext, RunStatus, GIB};
 
 const MIB: f64 = 1024.0 * 1024.0;
 /// VPA's minimum bump after an OOM kill.
@@ -387,10 +387,7 @@ impl Optimizer {
         // Only the recent window (and the base config) shapes a suggestion: validate those, so
         // a long history costs nothing per request.
         let first = history.len().saturating_sub(HISTORY_WINDOW);
-        for (i, run) in history.iter().enumerate().skip(first) {
-            run.validate()
-                .map_err(|e| prefix_error(e, &format!("history[{i}]")))?;
-        }
+        validate_history(&history[first..], first)?;
         if let Some(m) = model {
             m.check_schema(&FeatureSchema::current())?;
         }
@@ -410,19 +407,30 @@ impl Optimizer {
 
         let grid = self.grid(&base);
         let considered = grid.len();
-        let guarded: Vec<BuildConfig> = {
-            let mut v: Vec<BuildConfig> = grid
+        // The memory floor depends only on concurrency: compute it once per value.
+        let mut floor_by_jobs: Vec<(u32, f64)> = Vec::new();
+        for c in &grid {
+            if !floor_by_jobs.iter().any(|(j, _)| *j == c.concurrency) {
+                floor_by_jobs.push((c.concurrency, floors.memory(c.concurrency)));
+            }
+        }
+        let mem_floor = |jobs: u32| {
+            floor_by_jobs
                 .iter()
-                .filter_map(|c| self.lift(c, &floors, context))
-                .collect();
+                .find(|(j, _)| *j == jobs)
+                .map_or_else(|| floors.memory(jobs), |(_, f)| *f)
+        };
+        let lifted: Vec<Option<BuildConfig>> = grid
+            .iter()
+            .map(|c| self.lift(c, mem_floor(c.concurrency), context))
+            .collect();
+        let rejected = lifted.iter().filter(|c| c.is_none()).count();
+        let guarded: Vec<BuildConfig> = {
+            let mut v: Vec<BuildConfig> = lifted.into_iter().flatten().collect();
             v.sort_by_key(config_key);
             v.dedup();
             v
         };
-        let rejected = grid
-            .iter()
-            .filter(|c| self.lift(c, &floors, context).is_none())
-            .count();
         if guarded.is_empty() {
             return Err(no_safe_config(&base, &floors, &capacity, context));
         }
@@ -730,10 +738,9 @@ impl Optimizer {
     }
 
     /// Lifts a candidate to the floors; `None` when that puts it above capacity.
-    fn lift(&self, c: &BuildConfig, floors: &Floors, context: &RunContext) -> Option<BuildConfig> {
+    fn lift(&self, c: &BuildConfig, mem_floor: f64, context: &RunContext) -> Option<BuildConfig> {
         let mstep = self.params.memory_step_bytes as f64;
         let cstep = self.params.cpu_step;
-        let mem_floor = floors.memory(c.concurrency);
         let mem = (c.memory_bytes as f64).max((mem_floor / mstep).ceil() * mstep);
         let cpu_floor = f64::from(c.concurrency) / 4.0;
         let cpu = c.cpu_cores.max((cpu_floor / cstep).ceil() * cstep);

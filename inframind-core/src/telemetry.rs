@@ -414,6 +414,26 @@ impl RunContext {
     }
 }
 
+/// Validates every run of a pipeline's history, naming the bad one by its index:
+/// `history[first + i].field`. `first` is the index of `runs[0]` in the whole history, for
+/// callers that check a window (or a batch appended to what they hold already).
+///
+/// ```
+/// use inframind_core::{demo, telemetry::validate_history};
+/// let mut runs = demo::demo_history("npm", 5, 1);
+/// assert!(validate_history(&runs, 0).is_ok());
+/// runs[3].duration_s = f64::NAN;
+/// let e = validate_history(&runs[2..], 2).unwrap_err();
+/// assert!(e.to_string().starts_with("invalid history[3].duration_s = NaN"), "{e}");
+/// ```
+pub fn validate_history(runs: &[BuildRun], first: usize) -> Result<()> {
+    for (i, run) in runs.iter().enumerate() {
+        run.validate()
+            .map_err(|e| e.prefixed(&format!("history[{}]", first + i)))?;
+    }
+    Ok(())
+}
+
 fn check_duration(field: &str, v: f64) -> Result<()> {
     if !v.is_finite() || v < 0.0 {
         return Err(Error::invalid_field(
