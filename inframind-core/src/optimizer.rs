@@ -375,7 +375,9 @@ impl Optimizer {
 
     /// Suggests the configuration of the next build of the pipeline whose `history` (oldest
     /// first) is given. `seed` makes exploration reproducible; without it the seed is derived
-    /// from the pipeline and the history length, so the same inputs give the same answer.
+    /// from the pipeline, the newest run's id and the history length, so the same inputs give
+    /// the same answer, and a host that passes a sliding window of recent runs still gets a
+    /// new draw after every build.
     pub fn suggest(
         &self,
         model: Option<&DurationModel>,
@@ -842,11 +844,10 @@ fn model_version(m: &DurationModel) -> String {
 }
 
 fn default_seed(history: &[BuildRun]) -> u64 {
-    let mut text = history
-        .last()
-        .map(|r| r.pipeline.clone())
-        .unwrap_or_default();
-    text.push_str(&history.len().to_string());
+    let text = match history.last() {
+        Some(r) => format!("{}\u{1f}{}\u{1f}{}", r.pipeline, r.run_id, history.len()),
+        None => String::new(),
+    };
     crate::forest::fnv1a64(text.as_bytes())
 }
 
@@ -990,6 +991,15 @@ mod tests {
             msg.contains("memory floor") && msg.contains("capacity"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn default_seed_moves_with_a_sliding_window() {
+        let h = demo_history("cmake", 60, 3);
+        let (a, b) = (&h[0..50], &h[10..60]);
+        assert_eq!(a.len(), b.len());
+        assert_ne!(default_seed(a), default_seed(b));
+        assert_eq!(default_seed(a), default_seed(&h[0..50]));
     }
 
     #[test]
