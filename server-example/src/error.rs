@@ -1,0 +1,246 @@
+//! The one error type of the server and its JSON shape.
+//!
+//! Every error a client sees has the shape of the REST API contract:
+//! `{"error": {"code": "invalid_input", "message": "...", "field": "context.num_steps"}}`,
+//! with 422 for invalid input, 401, 404 for an unknown run, 409 for a conflicting state, 413,
+//! 503 when the database is unreachable and 500 for the rest.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+/// Result alias of the server.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// The request body or one of its fields is invalid (422).
+    #[error("{message}")]
+    InvalidInput {
+        /// What is wrong and how to fix it.
+        message: String,
+        /// Dotted path of the field at fault, when one is.
+        field: Option<String>,
+    },
+    /// No or a wrong token (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The run (or policy) does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the stored state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than the server accepts (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The request took longer than the server's request timeout (408).
+    #[error("{0}")]
+    Timeout(String),
+    /// The database cannot be reached (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure (500). The message never carries secrets.
+    #[error("{0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'static str,
+    message: &'a str,
+    field: Option<&'a str>,
+}
+
+impl AppError {
+    /// Invalid input naming the field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::InvalidInput {
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    /// Invalid input without a single field at fault.
+    pub fn invalid_body(message: impl Into<String>) -> Self {
+        AppError::InvalidInput {
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::InvalidInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The contract's `code` string.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::InvalidInput { .. } => "invalid_input",
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::Timeout(_) => "timeout",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// The field at fault, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::InvalidInput { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The error for a response that a layer (timeout, body limit, router) produced without a
+    /// body of our shape.
+    pub fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::UNAUTHORIZED => AppError::Unauthorized("missing or wrong X-IM-Token".into()),
+            StatusCode::NOT_FOUND => AppError::NotFound(
+                "no such route: see GET /openapi.json for the routes this server answers".into(),
+            ),
+            StatusCode::METHOD_NOT_ALLOWED => AppError::invalid_body(
+                "method not allowed on this route: see GET /openapi.json",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(
+                "request body too large: send a smaller body (see --max-body-bytes)".into(),
+            ),
+            StatusCode::REQUEST_TIMEOUT => AppError::Timeout(
+                "the request took longer than the server's request timeout (see --request-timeout-ms)"
+                    .into(),
+            ),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                AppError::Unavailable("the service is unavailable; retry later".into())
+            }
+            s if s.is_client_error() => {
+                AppError::invalid_body(format!("the request was rejected ({s})"))
+            }
+            s => AppError::Internal(format!("the server failed ({s})")),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(code = self.code(), "{self}");
+        }
+        let message = self.to_string();
+        let body = Body {
+            error: Inner {
+                code: self.code(),
+                message: &message,
+                field: self.field(),
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_) => AppError::Unavailable(format!("database unreachable: {e}")),
+            sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
+                AppError::Unavailable(format!("database unavailable: {e}"))
+            }
+            _ => AppError::Internal(format!("database error: {e}")),
+        }
+    }
+}
+
+/// SQLSTATE classes 08 (connection), 53 (resources), 57 (operator intervention, e.g. shutdown),
+/// 55000 (e.g. a database that does not allow connections) and SQLite's BUSY/LOCKED mean "try
+/// again", not "bug".
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    match code {
+        Some(c) => {
+            c.starts_with("08")
+                || c.starts_with("53")
+                || c.starts_with("57")
+                || c == "55000"
+                || c == "5"
+                || c == "6"
+        }
+        None => false,
+    }
+}
+
+impl From<inframind_core::Error> for AppError {
+    fn from(e: inframind_core::Error) -> Self {
+        use inframind_core::Error as E;
+        match &e {
+            E::InvalidField { field, .. } => AppError::invalid(field.clone(), e.to_string()),
+            E::Policy { field, .. } => AppError::invalid(field.clone(), e.to_string()),
+            E::Payload { field, .. } => AppError::invalid(field.clone(), e.to_string()),
+            E::Matcher { .. } | E::Json { .. } | E::Pattern { .. } => {
+                AppError::invalid_body(e.to_string())
+            }
+            E::NoSafeConfig(_) => AppError::invalid("context.capacity", e.to_string()),
+            E::NotEnoughData(_) => AppError::Conflict(e.to_string()),
+            _ => AppError::Internal(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_codes_follow_the_contract() {
+        let cases = [
+            (AppError::invalid("x", "bad"), 422, "invalid_input"),
+            (AppError::Unauthorized("u".into()), 401, "unauthorized"),
+            (AppError::NotFound("n".into()), 404, "not_found"),
+            (AppError::Conflict("c".into()), 409, "conflict"),
+            (
+                AppError::PayloadTooLarge("p".into()),
+                413,
+                "payload_too_large",
+            ),
+            (AppError::Unavailable("d".into()), 503, "unavailable"),
+            (AppError::Internal("i".into()), 500, "internal"),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!(e.status().as_u16(), status);
+            assert_eq!(e.code(), code);
+        }
+    }
+
+    #[test]
+    fn core_field_errors_keep_the_field() {
+        let e: AppError =
+            inframind_core::Error::invalid_field("context.num_steps", 0, "must be at least 1")
+                .into();
+        assert_eq!(e.field(), Some("context.num_steps"));
+        assert_eq!(e.status().as_u16(), 422);
+    }
+}

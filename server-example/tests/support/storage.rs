@@ -1,0 +1,274 @@
+//! The storage test suite, run against SQLite (tests/db_sqlite.rs) and a real PostgreSQL
+//! (tests/db_postgres.rs): the same calls, the same expectations.
+
+use inframind_core::telemetry::{BuildConfig, BuildStep, RunStatus};
+use server_example::db::{
+    CompleteResult, Completion, DecisionRow, NewRun, PutMode, StartResult, TrainingRow,
+};
+use server_example::{AppError, AppState};
+
+fn new_run(id: &str, pipeline: &str, canonical: &str) -> NewRun {
+    NewRun {
+        run_id: id.into(),
+        pipeline: pipeline.into(),
+        tool: "cmake".into(),
+        config: Some(BuildConfig {
+            concurrency: 4,
+            cpu_cores: 4.0,
+            memory_bytes: 8 << 30,
+        }),
+        labels: [("branch".to_string(), "main".to_string())].into(),
+        canonical: canonical.into(),
+        started_at: 1_700_000_000.0,
+    }
+}
+
+fn completion(id: &str, status: RunStatus, duration: f64, canonical: &str) -> Completion {
+    Completion {
+        run_id: id.into(),
+        final_status: status,
+        duration_s: duration,
+        canonical: canonical.into(),
+        response: format!(r#"{{"run_id":"{id}","canonical":"{canonical}"}}"#),
+    }
+}
+
+/// Start, steps, completion, and the run read back exactly.
+pub async fn run_round_trip(s: &AppState) {
+    let db = &s.db;
+    assert_eq!(
+        db.start_run(new_run("r1", "p/rt", "a")).await.unwrap(),
+        StartResult::Created
+    );
+    let mut step = BuildStep::new("compile", 40.0);
+    step.max_rss_bytes = Some(3 << 30);
+    step.cache_hits = Some(7);
+    assert_eq!(db.add_step("r1".into(), step.clone()).await.unwrap(), 0);
+    assert_eq!(
+        db.add_step("r1".into(), BuildStep::new("test", 20.0))
+            .await
+            .unwrap(),
+        1
+    );
+    let done = db
+        .complete_run(completion("r1", RunStatus::Success, 70.0, "c"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(done, CompleteResult::Done { completed: 1, .. }),
+        "{done:?}"
+    );
+    let got = db.run("r1").await.unwrap().unwrap();
+    assert_eq!(got.run.status, RunStatus::Success);
+    assert_eq!(got.run.duration_s, 70.0);
+    assert_eq!(got.run.config.memory_bytes, 8 << 30);
+    assert_eq!(got.run.labels["branch"], "main");
+    assert_eq!(got.run.steps, vec![step, BuildStep::new("test", 20.0)]);
+    assert_eq!(got.seq, Some(1));
+    let hist = db.history("p/rt", 0, 1, 10).await.unwrap();
+    assert_eq!(hist.len(), 1);
+    assert_eq!(hist[0].1.steps.len(), 2);
+}
+
+/// Repeated starts and completions: same body is a no-op, another body a conflict.
+pub async fn idempotency(s: &AppState) {
+    let db = &s.db;
+    db.start_run(new_run("i1", "p/idem", "a")).await.unwrap();
+    assert_eq!(
+        db.start_run(new_run("i1", "p/idem", "a")).await.unwrap(),
+        StartResult::Same
+    );
+    assert_eq!(
+        db.start_run(new_run("i1", "p/idem", "b")).await.unwrap(),
+        StartResult::Conflict
+    );
+    let first = db
+        .complete_run(completion("i1", RunStatus::Failure, 10.0, "x"))
+        .await
+        .unwrap();
+    let again = db
+        .complete_run(completion("i1", RunStatus::Failure, 10.0, "x"))
+        .await
+        .unwrap();
+    let CompleteResult::Done { response, .. } = first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(again, CompleteResult::Same(response));
+    let other = db
+        .complete_run(completion("i1", RunStatus::Success, 10.0, "y"))
+        .await;
+    assert!(matches!(other, Err(AppError::Conflict(_))), "{other:?}");
+    assert_eq!(
+        db.pipeline_state("p/idem")
+            .await
+            .unwrap()
+            .unwrap()
+            .completed,
+        1,
+        "a repeated completion must not count twice"
+    );
+}
+
+/// Unknown runs are 404, steps after completion 409, a step longer than its run 422 (and the
+/// run stays running).
+pub async fn errors(s: &AppState) {
+    let db = &s.db;
+    let r = db.add_step("nope".into(), BuildStep::new("x", 1.0)).await;
+    assert!(matches!(r, Err(AppError::NotFound(_))), "{r:?}");
+    let r = db
+        .complete_run(completion("nope", RunStatus::Success, 1.0, "c"))
+        .await;
+    assert!(matches!(r, Err(AppError::NotFound(_))), "{r:?}");
+    db.start_run(new_run("e1", "p/err", "a")).await.unwrap();
+    db.add_step("e1".into(), BuildStep::new("long", 100.0))
+        .await
+        .unwrap();
+    let r = db
+        .complete_run(completion("e1", RunStatus::Success, 50.0, "c"))
+        .await;
+    match r {
+        Err(AppError::InvalidInput { field, .. }) => {
+            assert_eq!(field.as_deref(), Some("steps[0].duration_s"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        db.run("e1").await.unwrap().unwrap().run.status,
+        RunStatus::Running
+    );
+    db.complete_run(completion("e1", RunStatus::Success, 120.0, "c"))
+        .await
+        .unwrap();
+    let r = db.add_step("e1".into(), BuildStep::new("late", 1.0)).await;
+    assert!(matches!(r, Err(AppError::Conflict(_))), "{r:?}");
+}
+
+/// Concurrent steps on one run get distinct, gapless indices and none is lost.
+pub async fn concurrent_steps(s: &AppState) {
+    let db = &s.db;
+    db.start_run(new_run("c1", "p/conc", "a")).await.unwrap();
+    let before = db.count_steps().await.unwrap();
+    let mut handles = Vec::new();
+    for i in 0..300 {
+        let db = db.clone();
+        handles.push(tokio::spawn(async move {
+            db.add_step("c1".into(), BuildStep::new(format!("s{i}"), 1.0))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut idx = Vec::new();
+    for h in handles {
+        idx.push(h.await.unwrap());
+    }
+    idx.sort_unstable();
+    assert_eq!(idx, (0..300).collect::<Vec<i64>>());
+    assert_eq!(db.count_steps().await.unwrap() - before, 300);
+    assert_eq!(db.run("c1").await.unwrap().unwrap().run.steps.len(), 300);
+}
+
+/// History comes back oldest first, windowed and incremental by completion order.
+pub async fn history_order(s: &AppState) {
+    let db = &s.db;
+    for i in 0..12 {
+        let id = format!("h{i}");
+        db.start_run(new_run(&id, "p/hist", "a")).await.unwrap();
+        db.complete_run(completion(
+            &id,
+            RunStatus::Success,
+            10.0 + f64::from(i),
+            "c",
+        ))
+        .await
+        .unwrap();
+    }
+    // A run without a config counts in the order but is not history.
+    let mut bare = new_run("h-bare", "p/hist", "a");
+    bare.config = None;
+    db.start_run(bare).await.unwrap();
+    db.complete_run(completion("h-bare", RunStatus::Success, 5.0, "c"))
+        .await
+        .unwrap();
+    let st = db.pipeline_state("p/hist").await.unwrap().unwrap();
+    assert_eq!(st.completed, 13);
+    let all = db.history("p/hist", 0, st.completed, 100).await.unwrap();
+    assert_eq!(all.len(), 12);
+    let ids: Vec<_> = all.iter().map(|(_, r)| r.run_id.clone()).collect();
+    assert_eq!(ids.first().map(String::as_str), Some("h0"));
+    assert_eq!(ids.last().map(String::as_str), Some("h11"));
+    let newest = db.history("p/hist", 0, st.completed, 5).await.unwrap();
+    assert_eq!(newest.len(), 5);
+    assert_eq!(newest[0].1.run_id, "h7");
+    let tail = db.history("p/hist", 10, st.completed, 100).await.unwrap();
+    assert_eq!(
+        tail.iter()
+            .map(|(_, r)| r.run_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["h10", "h11"]
+    );
+}
+
+/// Policies, decisions, model versions and the training log.
+pub async fn registry(s: &AppState) {
+    let db = &s.db;
+    db.put_policy("a".into(), r#"{"name":"a"}"#.into(), PutMode::Create)
+        .await
+        .unwrap();
+    let dup = db
+        .put_policy("a".into(), r#"{"name":"a"}"#.into(), PutMode::Create)
+        .await;
+    assert!(matches!(dup, Err(AppError::Conflict(_))), "{dup:?}");
+    db.put_policy("a".into(), r#"{"name":"a","v":2}"#.into(), PutMode::Upsert)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.policies().await.unwrap(),
+        vec![("a".to_string(), r#"{"name":"a","v":2}"#.to_string())]
+    );
+    db.delete_policy("a".into()).await.unwrap();
+    assert!(matches!(
+        db.delete_policy("a".into()).await,
+        Err(AppError::NotFound(_))
+    ));
+    let row = |policy: &str| DecisionRow {
+        at: "2024-05-01T10:00:00Z".into(),
+        receiver: "inframind".into(),
+        policy: policy.into(),
+        fingerprint: "f".into(),
+        alertname: "A".into(),
+        outcome: "matched".into(),
+        record: format!(r#"{{"policy":"{policy}"}}"#),
+        execution: "{}".into(),
+    };
+    db.insert_decisions(vec![row("one"), row("two")])
+        .await
+        .unwrap();
+    let d = db.decisions(10).await.unwrap();
+    assert_eq!(d.len(), 2);
+    assert!(d[0].1.contains("two"), "newest first: {d:?}");
+    db.start_run(new_run("m1", "p/model", "a")).await.unwrap();
+    db.record_model("p/model".into(), 3, 40).await.unwrap();
+    db.record_model("p/model".into(), 2, 20).await.unwrap();
+    let st = db.pipeline_state("p/model").await.unwrap().unwrap();
+    assert_eq!((st.model_version, st.trained_at_completed), (3, 40));
+    let t = TrainingRow {
+        pipeline: "p/model".into(),
+        replica: "r".into(),
+        started_at: 1.0,
+        finished_at: 2.0,
+        model_version: Some(3),
+        outcome: "trained".into(),
+    };
+    db.log_training(t.clone()).await.unwrap();
+    assert_eq!(db.trainings("p/model").await.unwrap(), vec![t]);
+}
+
+/// Every test of the suite, in order, on one app.
+pub async fn all(s: &AppState) {
+    run_round_trip(s).await;
+    idempotency(s).await;
+    errors(s).await;
+    concurrent_steps(s).await;
+    history_order(s).await;
+    registry(s).await;
+}
