@@ -1,15 +1,26 @@
-//! Accuracy of the built-in classifier on the labelled corpus of CI failure excerpts in
-//! `tests/data/healing/logs/<expected category>/*.log`.
+//! Accuracy of the built-in classifier on the labelled corpora of CI failure excerpts in
+//! `tests/data/healing/<corpus>/<expected category>/*.log`.
+//!
+//! - `logs/` is the tuning corpus: the patterns were written and adjusted against it. It holds
+//!   the original excerpts and, since 2026-12-01, the former first held-out set
+//!   (`logs_holdout/`, 28 excerpts, file names kept), which became tuning data once it had been
+//!   measured (17/28 before it was used).
+//! - `logs_holdout2/` was written before the patterns were generalised, without looking at the
+//!   classifier's verdicts, from tools and CI systems the tuning corpus does not cover. Its
+//!   `FROZEN.sha256` pins every file; `SOURCES.md` says where each message's wording comes from.
+//!   Its accuracy is the honest estimate for new logs. Never tune on it: when it has been reported,
+//!   write a new held-out set and move this one into `logs/`.
 //!
 //! Run with `cargo test -p inframind-core --test healing_corpus -- --nocapture` to see the
-//! per-category table.
+//! per-category tables.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::BufReader;
+use std::process::Command;
 
 use inframind_core::healing::{classify, Category, Classifier};
 
@@ -20,8 +31,8 @@ fn category_from_dir(name: &str) -> Category {
 
 type Tally = BTreeMap<Category, (usize, usize)>;
 
-/// Classifies every excerpt under `root/<category>/`, returning (right, total) per category and
-/// the misses.
+/// Classifies every `*.log` under `root/<category>/`, returning (right, total) per category and
+/// the misses. Files beside the category directories (README, SOURCES, hashes) are skipped.
 fn run(classifier: &Classifier, dir_name: &str) -> (Tally, Vec<String>) {
     let root = support::data(dir_name);
     let mut per_category = Tally::new();
@@ -29,6 +40,7 @@ fn run(classifier: &Classifier, dir_name: &str) -> (Tally, Vec<String>) {
     let mut dirs: Vec<_> = fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
     for dir in dirs {
@@ -36,6 +48,7 @@ fn run(classifier: &Classifier, dir_name: &str) -> (Tally, Vec<String>) {
         let mut files: Vec<_> = fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
             .collect();
         files.sort();
         for file in files {
@@ -89,33 +102,91 @@ fn report(title: &str, tally: &Tally) -> (usize, usize) {
     (right, total)
 }
 
-/// `logs/` is the main corpus; `logs_holdout/` was written after the pattern library was frozen
-/// and has never been used to tune it, so its accuracy is the honest estimate for new logs.
-/// Both count towards the 90% bar.
+/// The tuning corpus `logs/` must stay at or above 90%.
 #[test]
 fn corpus_accuracy_at_least_90_percent() {
     let classifier = Classifier::builtin().unwrap();
-    let (main, mut misses) = run(&classifier, "logs");
-    let (holdout, more) = run(&classifier, "logs_holdout");
-    misses.extend(more);
-    let (r1, t1) = report("main corpus (tests/data/healing/logs)", &main);
-    let (r2, t2) = report(
-        "held-out corpus (tests/data/healing/logs_holdout)",
-        &holdout,
-    );
-    let (right, total) = (r1 + r2, t1 + t2);
+    let (main, misses) = run(&classifier, "logs");
+    let (right, total) = report("tuning corpus (tests/data/healing/logs)", &main);
     let accuracy = right as f64 / total as f64;
-    println!("\nall excerpts: {right}/{total} = {:.1}%", 100.0 * accuracy);
     for c in &misses {
         println!("MISS {c}");
     }
     assert!(
-        total >= 80,
-        "the corpus must hold at least 80 excerpts, has {total}"
+        total >= 120,
+        "the tuning corpus must hold at least 120 excerpts, has {total}"
+    );
+    assert_eq!(
+        main.len(),
+        Category::ALL.len(),
+        "every category has excerpts"
     );
     assert!(
         accuracy >= 0.90,
         "accuracy {:.1}% < 90%: {misses:#?}",
+        100.0 * accuracy
+    );
+}
+
+/// The files of `logs_holdout2/` are exactly those pinned in its `FROZEN.sha256`, unchanged.
+/// Uses coreutils' `sha256sum`, which every Linux CI image has.
+fn verify_frozen(dir_name: &str) {
+    let root = support::data(dir_name);
+    let manifest = fs::read_to_string(root.join("FROZEN.sha256")).unwrap();
+    let pinned: BTreeSet<String> = manifest
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|(_, f)| f.to_string()))
+        .collect();
+    let mut present = BTreeSet::new();
+    for dir in fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()) {
+        if dir.is_dir() {
+            for f in fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
+                present.insert(f.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    let unpinned: Vec<_> = present.difference(&pinned).collect();
+    assert!(
+        unpinned.is_empty(),
+        "{dir_name}: files added after the freeze (a held-out set is not extended; write a new one): {unpinned:?}"
+    );
+    let out = Command::new("sha256sum")
+        .args(["--check", "--strict", "--quiet", "FROZEN.sha256"])
+        .current_dir(&root)
+        .output()
+        .expect("sha256sum (coreutils) must be installed to verify the frozen corpus");
+    assert!(
+        out.status.success(),
+        "{dir_name}: files changed after the freeze:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Report of the second held-out corpus, which the patterns were never tuned on. Asserted only
+/// loosely (it estimates accuracy on logs from unseen tools; the number is reported, not tuned).
+#[test]
+fn second_holdout_report() {
+    verify_frozen("logs_holdout2");
+    let classifier = Classifier::builtin().unwrap();
+    let (holdout, misses) = run(&classifier, "logs_holdout2");
+    let (right, total) = report(
+        "held-out corpus, never tuned on (tests/data/healing/logs_holdout2)",
+        &holdout,
+    );
+    for c in &misses {
+        println!("MISS {c}");
+    }
+    assert!(total >= 40, "the held-out corpus holds {total} excerpts");
+    assert_eq!(
+        holdout.len(),
+        Category::ALL.len(),
+        "every category has excerpts"
+    );
+    let accuracy = right as f64 / total as f64;
+    assert!(
+        accuracy >= 0.50,
+        "held-out accuracy {:.1}% < 50%: {misses:#?}",
         100.0 * accuracy
     );
 }
