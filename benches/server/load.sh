@@ -95,12 +95,12 @@ bench_server() { # LABEL DB_URL
   pids+=("$pid")
   wait_ready "http://127.0.0.1:$port/readyz" "$pid" "$log"
   local base="http://127.0.0.1:$port"
-  curl -fsS -H "X-IM-Token: $token" -X POST "$base/optimize" -d @"$work/optimize.json" >/dev/null
+  curl -fsS -H "X-IM-Token: $token" -H "Content-Type: application/json" -X POST "$base/optimize" -d @"$work/optimize.json" >/dev/null
   for c in 4 32; do
     run_wrk "axum-$label /optimize c$c" "$base/optimize" "$work/optimize.json" 200 "$c" >/dev/null
   done
   local run_id="bench-$label-$$"
-  curl -fsS -H "X-IM-Token: $token" -X POST "$base/builds/start" \
+  curl -fsS -H "X-IM-Token: $token" -H "Content-Type: application/json" -X POST "$base/builds/start" \
     -d "{\"pipeline\":\"bench/steps\",\"tool\":\"make\",\"run_id\":\"$run_id\"}" >/dev/null
   printf '{"run_id":"%s","name":"compile","duration_s":1.5,"max_rss_bytes":1048576,"cpu_seconds":1.2,"cache_hits":3,"cache_misses":1}\n' \
     "$run_id" >"$work/step-$label.json"
@@ -153,7 +153,7 @@ else
   fpid=$!
   pids+=("$fpid")
   wait_ready "http://127.0.0.1:$port/healthz" "$fpid" "$work/fastapi.log"
-  curl -fsS -H "X-IM-Token: $token" -X POST "http://127.0.0.1:$port/optimize" -d @"$work/optimize.json" >/dev/null
+  curl -fsS -H "X-IM-Token: $token" -H "Content-Type: application/json" -X POST "http://127.0.0.1:$port/optimize" -d @"$work/optimize.json" >/dev/null
   for c in 4 32; do
     run_wrk "fastapi /optimize c$c" "http://127.0.0.1:$port/optimize" "$work/optimize.json" 200 "$c" >/dev/null
   done
