@@ -272,6 +272,31 @@ impl Compiled {
         })
     }
 
+    /// The positive label regex matchers (`name=~"re"`) every matching alert must satisfy: the
+    /// top-level conjuncts (plain matcher lists and `all`), never those under `any` or `not`.
+    /// The policy set prefilters on them.
+    pub(crate) fn required_regexes(&self) -> Vec<&Matcher> {
+        let mut out = Vec::new();
+        self.collect_required_regexes(&mut out);
+        out
+    }
+
+    fn collect_required_regexes<'a>(&'a self, out: &mut Vec<&'a Matcher>) {
+        for c in &self.checks {
+            match c {
+                Check::Labels(ms) => {
+                    out.extend(ms.iter().filter(|m| m.op() == MatchType::Regexp));
+                }
+                Check::All(subs) => {
+                    for s in subs {
+                        s.collect_required_regexes(out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// A label value every matching alert must carry, if the condition demands one.
     /// Only non-empty equalities count.
     pub(crate) fn required_label(&self, name: &str) -> Option<&str> {

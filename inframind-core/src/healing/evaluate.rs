@@ -132,7 +132,7 @@ impl PolicySet {
     fn candidates(&self, alert: &Alert, out: &mut Vec<usize>) {
         out.clear();
         out.extend_from_slice(&self.unindexed);
-        let mut lists = 0;
+        let mut lists = usize::from(!self.unindexed.is_empty());
         for (name, by_value) in &self.index {
             // A missing label reads as "", and index keys are never empty.
             if let Some(list) = alert.labels.get(name).and_then(|v| by_value.get(v)) {
@@ -140,8 +140,16 @@ impl PolicySet {
                 lists += 1;
             }
         }
+        for pre in &self.regex_index {
+            // A missing label reads as "", as in Alertmanager (so `=~".*"` still matches).
+            let value = alert.labels.get(&pre.label).map_or("", String::as_str);
+            for slot in pre.set.matches(value).iter() {
+                out.extend_from_slice(&pre.policies[slot]);
+                lists += 1;
+            }
+        }
         // Each policy sits in exactly one list, so there are no duplicates to remove.
-        if lists > 1 || (lists == 1 && !self.unindexed.is_empty()) {
+        if lists > 1 {
             out.sort_unstable();
         }
     }
@@ -332,4 +340,202 @@ fn decide(
         "condition holds".into()
     };
     d
+}
+
+#[cfg(test)]
+impl PolicySet {
+    /// `matching` without any index or prefilter: every policy's condition, in order.
+    fn matching_full_scan<'a>(&'a self, alert: &Alert) -> Vec<&'a Policy> {
+        self.policies
+            .iter()
+            .filter(|p| p.condition.matches(alert))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::healing::alert::LabelSet;
+    use crate::healing::policy::build_regex_index;
+
+    const NAMES: &[&str] = &["alertname", "svc", "team"];
+    const VALUES: &[&str] = &["", "x", "y", "xy", "x-1", "svc-5", "svc-5-canary"];
+    const REGEXES: &[&str] = &[
+        "x",
+        "x|y",
+        ".*",
+        ".+",
+        "",
+        "x.*",
+        "y?",
+        "(x|xy)",
+        "svc-5(-canary)?",
+        "a)|(b",
+        "x-[0-9]",
+    ];
+
+    fn alert(labels: &LabelSet) -> Alert {
+        Alert {
+            status: AlertStatus::Firing,
+            labels: labels.clone(),
+            annotations: LabelSet::new(),
+            starts_at: Timestamp::UNIX_EPOCH,
+            ends_at: None,
+            generator_url: String::new(),
+            fingerprint: "f".into(),
+        }
+    }
+
+    fn matcher() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(NAMES),
+            0..6usize,
+            prop::sample::select(VALUES),
+            prop::sample::select(REGEXES),
+        )
+            .prop_map(|(n, op, v, re)| match op {
+                0 => format!("{n}={v:?}"),
+                1 => format!("{n}!={v:?}"),
+                2 => format!("{n}!~{re:?}"),
+                // Positive regexes, the prefiltered kind, most often.
+                _ => format!("{n}=~{re:?}"),
+            })
+    }
+
+    fn condition() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            4 => prop::collection::vec(matcher(), 1..4).prop_map(|ms| json!({"matchers": ms})),
+            1 => (prop::sample::select(NAMES), prop::sample::select(VALUES))
+                .prop_map(|(k, v)| json!({"labels": {k: v}})),
+            1 => Just(json!({"status": "firing"})),
+        ];
+        leaf.prop_recursive(3, 16, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(|cs| json!({"all": cs})),
+                prop::collection::vec(inner.clone(), 0..3).prop_map(|cs| json!({"any": cs})),
+                inner.clone().prop_map(|c| json!({"not": c})),
+                (prop::collection::vec(matcher(), 1..3), inner)
+                    .prop_map(|(ms, c)| json!({"matchers": ms, "all": [c]})),
+            ]
+        })
+    }
+
+    fn policy_set(conds: &[(Value, u32)]) -> PolicySet {
+        let list: Vec<Value> = conds
+            .iter()
+            .enumerate()
+            .map(|(i, (c, prio))| {
+                json!({"name": format!("p{i:02}"), "priority": prio, "condition": c,
+                       "action": {"tool": "t"}})
+            })
+            .collect();
+        PolicySet::from_json(&Value::Array(list).to_string()).unwrap()
+    }
+
+    fn names(ps: &[&Policy]) -> Vec<String> {
+        ps.iter().map(|p| p.name().to_string()).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn prefiltered_matching_equals_full_scan(
+            conds in prop::collection::vec((condition(), 0..3u32), 1..24),
+            alerts in prop::collection::vec(
+                prop::collection::btree_map(
+                    prop::sample::select(NAMES).prop_map(str::to_string),
+                    prop::sample::select(VALUES).prop_map(str::to_string),
+                    0..4,
+                ),
+                1..6,
+            ),
+            tiny_limit in prop::bool::weighted(0.2),
+        ) {
+            let mut set = policy_set(&conds);
+            if tiny_limit {
+                // Every RegexSet fails to build: those labels fall back to the full scan.
+                let mut all: Vec<usize> = set.regex_index.iter()
+                    .flat_map(|pre| pre.policies.iter().flatten().copied())
+                    .chain(set.unindexed.iter().copied())
+                    .collect();
+                all.sort_unstable();
+                let (regex_index, unindexed) = build_regex_index(&set.policies, all, 1);
+                prop_assert!(regex_index.is_empty());
+                set.regex_index = regex_index;
+                set.unindexed = unindexed;
+            }
+            for labels in &alerts {
+                let a = alert(labels);
+                prop_assert_eq!(names(&set.matching(&a)), names(&set.matching_full_scan(&a)));
+            }
+            // The decisions (and their order) equal those of a per-policy evaluation.
+            let hook = Webhook::from_alerts(alerts.iter().enumerate().map(|(i, l)| {
+                let mut a = alert(l);
+                a.fingerprint = format!("f{i}");
+                a
+            }).collect());
+            let clock = crate::healing::safety::ManualClock::new(Timestamp::UNIX_EPOCH);
+            let got: Vec<(String, String)> = set.dry_run(&hook, &clock).decisions.iter()
+                .map(|d| (d.policy.clone(), d.fingerprint.clone())).collect();
+            let mut want = Vec::new();
+            for p in &set.policies {
+                for a in &hook.alerts {
+                    if p.condition_matches(a) {
+                        want.push((p.name().to_string(), a.fingerprint.clone()));
+                    }
+                }
+            }
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    /// The benchmark's regex-only shape: each policy is prefiltered under its most selective
+    /// regex, so one alert leaves one candidate instead of all of them.
+    #[test]
+    fn regex_only_policies_are_prefiltered() {
+        let conds: Vec<(Value, u32)> = (0..50)
+            .map(|i| {
+                (
+                    json!({"matchers": [
+                        "severity=~\"critical|page\"",
+                        format!("service=~\"svc-{i}(-canary)?\""),
+                        "namespace!~\"kube-.*\"",
+                    ]}),
+                    (i % 7) as u32,
+                )
+            })
+            .collect();
+        let set = policy_set(&conds);
+        assert!(set.unindexed.is_empty());
+        assert_eq!(set.regex_index.len(), 1);
+        assert_eq!(set.regex_index[0].label, "service");
+        let labels: LabelSet = [("service", "svc-5-canary"), ("severity", "page")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let a = alert(&labels);
+        let mut cands = Vec::new();
+        set.candidates(&a, &mut cands);
+        assert_eq!(cands.len(), 1);
+        assert_eq!(names(&set.matching(&a)), ["p05"]);
+        assert_eq!(names(&set.matching_full_scan(&a)), ["p05"]);
+    }
+
+    /// A regex that matches "" keeps its policy for alerts without the label, as Alertmanager
+    /// reads a missing label as "".
+    #[test]
+    fn missing_label_reads_as_empty() {
+        let set = policy_set(&[
+            (json!({"matchers": ["team=~\"x|\""]}), 0),
+            (json!({"matchers": ["team=~\".+\""]}), 0),
+            (json!({"any": [{"matchers": ["team=~\"x\""]}]}), 0),
+        ]);
+        let a = alert(&LabelSet::new());
+        assert_eq!(names(&set.matching(&a)), ["p00"]);
+        assert_eq!(set.unindexed, [2]);
+    }
 }

@@ -121,6 +121,11 @@ impl Matcher {
         &self.value
     }
 
+    /// The anchored regex exactly as compiled (`^(?:value)$`), for `=~`/`!~` matchers.
+    pub(crate) fn anchored_regex(&self) -> Option<&str> {
+        self.re.as_ref().map(Regex::as_str)
+    }
+
     /// Whether `value` (the label's value, `""` when the label is missing) satisfies the matcher.
     pub fn matches_value(&self, value: &str) -> bool {
         match (self.op, &self.re) {

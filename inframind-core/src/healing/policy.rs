@@ -23,6 +23,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use regex::{RegexSet, RegexSetBuilder};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
@@ -223,8 +224,93 @@ pub struct PolicySet {
     /// value -> policies. Most policies name the `alertname` they handle, so evaluating one
     /// alert looks at the few policies that can match instead of all of them.
     pub(crate) index: HashMap<String, HashMap<String, Vec<usize>>>,
-    /// Policies whose condition requires no particular label value (sorted); always checked.
+    /// Policies with no equality key that require a positive regex (`name=~"re"`), by label
+    /// name: one `RegexSet` per label, run once per alert. Sorted by label name.
+    pub(crate) regex_index: Vec<RegexPrefilter>,
+    /// Policies whose condition requires no particular label value or regex (sorted), and those
+    /// of a label whose `RegexSet` could not be built; always checked.
     pub(crate) unindexed: Vec<usize>,
+}
+
+/// The policies prefiltered on one label: each is listed under one regex its condition
+/// requires, and can match an alert only if that regex matches the alert's value of the label
+/// (`""` when the label is missing, as in Alertmanager).
+#[derive(Debug, Clone)]
+pub(crate) struct RegexPrefilter {
+    /// The label name.
+    pub(crate) label: String,
+    /// The distinct anchored patterns (`^(?:re)$`, as each matcher compiled them).
+    pub(crate) set: RegexSet,
+    /// Per pattern of `set`: the policies (sorted) listed under it.
+    pub(crate) policies: Vec<Vec<usize>>,
+}
+
+/// The compiled-size limit of one prefilter `RegexSet` (the regex crate's default for a
+/// single regex). A label whose set is larger falls back to the full scan.
+const REGEX_SET_SIZE_LIMIT: usize = 10 * (1 << 20);
+
+/// Splits the policies without an equality key into regex prefilters and the rest (sorted).
+///
+/// Each policy is listed under one of its required regexes: the one shared by the fewest
+/// policies (the most selective guess), the first on ties. A set that fails to build (size
+/// limit) sends its label's policies back to the full scan; a valid policy file never fails
+/// here.
+pub(crate) fn build_regex_index(
+    policies: &[Policy],
+    unindexed: Vec<usize>,
+    size_limit: usize,
+) -> (Vec<RegexPrefilter>, Vec<usize>) {
+    let required: Vec<(usize, Vec<(&str, &str)>)> = unindexed
+        .iter()
+        .map(|&i| {
+            let rs = policies[i]
+                .condition
+                .required_regexes()
+                .into_iter()
+                .filter_map(|m| m.anchored_regex().map(|re| (m.name(), re)))
+                .collect();
+            (i, rs)
+        })
+        .collect();
+    let mut shared: HashMap<(&str, &str), usize> = HashMap::new();
+    for (_, rs) in &required {
+        for &key in rs {
+            *shared.entry(key).or_default() += 1;
+        }
+    }
+    // label -> (patterns, pattern -> slot, policies per slot)
+    type Group<'a> = (Vec<&'a str>, HashMap<&'a str, usize>, Vec<Vec<usize>>);
+    let mut groups: BTreeMap<&str, Group<'_>> = BTreeMap::new();
+    let mut rest = Vec::new();
+    for (i, rs) in &required {
+        let Some(&(label, re)) = rs.iter().min_by_key(|k| shared.get(*k).copied()) else {
+            rest.push(*i);
+            continue;
+        };
+        let (patterns, slots, lists) = groups.entry(label).or_default();
+        let slot = *slots.entry(re).or_insert_with(|| {
+            patterns.push(re);
+            lists.push(Vec::new());
+            patterns.len() - 1
+        });
+        lists[slot].push(*i);
+    }
+    let mut index = Vec::new();
+    for (label, (patterns, _, lists)) in groups {
+        match RegexSetBuilder::new(&patterns)
+            .size_limit(size_limit)
+            .build()
+        {
+            Ok(set) => index.push(RegexPrefilter {
+                label: label.to_string(),
+                set,
+                policies: lists,
+            }),
+            Err(_) => rest.extend(lists.into_iter().flatten()),
+        }
+    }
+    rest.sort_unstable();
+    (index, rest)
 }
 
 #[derive(Serialize)]
@@ -266,9 +352,12 @@ impl PolicySet {
                 None => unindexed.push(i),
             }
         }
+        let (regex_index, unindexed) =
+            build_regex_index(&policies, unindexed, REGEX_SET_SIZE_LIMIT);
         Ok(PolicySet {
             policies,
             index,
+            regex_index,
             unindexed,
         })
     }
