@@ -20,7 +20,8 @@ enum Shape {
     ByAlertname,
     /// Each policy requires `service="..."`: served from the index too.
     ByOtherLabel,
-    /// Worst case: only regex matchers, no equality to index by; every policy is checked.
+    /// Only regex matchers, no equality to index by: served by the per-label `RegexSet`
+    /// prefilter (before it, every policy was checked: ~320 µs).
     RegexOnly,
 }
 
@@ -62,7 +63,7 @@ fn bench_policies(c: &mut Criterion) {
     for (label, shape) in [
         ("indexed_by_alertname", Shape::ByAlertname),
         ("indexed_by_service", Shape::ByOtherLabel),
-        ("regex_only_full_scan", Shape::RegexOnly),
+        ("regex_only", Shape::RegexOnly),
     ] {
         let set = PolicySet::from_yaml(&policy_yaml(1000, shape)).expect("policies");
         let hook = webhook("Alert500", "svc-500");
