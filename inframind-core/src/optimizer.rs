@@ -490,7 +490,16 @@ impl Optimizer {
                     rows32.extend(row.iter().map(|&v| v as f32));
                     rows32.push(f32::NAN);
                 }
-                let mut preds = model.forest().predict_rows_f32(&rows32);
+                // Candidates differ only in their config features: the trees are specialised
+                // to the request's context once, then score every candidate.
+                let mut varies = [false; N_FEATURES];
+                for f in features::CONFIG_FEATURES {
+                    varies[f] = true;
+                }
+                let template = &rows32[rows32.len() - (N_FEATURES + 1)..];
+                let mut preds = model
+                    .forest()
+                    .predict_shared_f32(template, &varies, &rows32);
                 let baseline = preds.pop();
                 let mut cands: Vec<Candidate> = guarded
                     .iter()

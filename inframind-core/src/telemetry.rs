@@ -140,6 +140,12 @@ impl BuildStep {
 
     /// Checks every field; `prefix` names the step (e.g. `steps[2]`).
     pub fn validate(&self, prefix: &str) -> Result<()> {
+        self.validate_at(prefix)
+    }
+
+    /// [`validate`](Self::validate) with a prefix that is only formatted into an error: a valid
+    /// history costs no allocation.
+    fn validate_at(&self, prefix: impl std::fmt::Display) -> Result<()> {
         if self.name.trim().is_empty() {
             return Err(Error::invalid_field(
                 format!("{prefix}.name"),
@@ -147,7 +153,9 @@ impl BuildStep {
                 "a step needs a name",
             ));
         }
-        check_duration(&format!("{prefix}.duration_s"), self.duration_s)?;
+        if !is_duration(self.duration_s) {
+            check_duration(&format!("{prefix}.duration_s"), self.duration_s)?;
+        }
         if let Some(cpu) = self.cpu_seconds {
             if !cpu.is_finite() || cpu < 0.0 {
                 return Err(Error::invalid_field(
@@ -219,13 +227,12 @@ impl BuildRun {
         check_duration("duration_s", self.duration_s)?;
         self.config.validate("config")?;
         for (i, step) in self.steps.iter().enumerate() {
-            let prefix = format!("steps[{i}]");
-            step.validate(&prefix)?;
+            step.validate_at(StepPath(i))?;
             if self.status != RunStatus::Running
                 && step.duration_s > self.duration_s + STEP_OVERRUN_TOLERANCE_S
             {
                 return Err(Error::invalid_field(
-                    format!("{prefix}.duration_s"),
+                    format!("steps[{i}].duration_s"),
                     step.duration_s,
                     format!(
                         "a step cannot last longer than its run (duration_s = {})",
@@ -434,8 +441,21 @@ pub fn validate_history(runs: &[BuildRun], first: usize) -> Result<()> {
     Ok(())
 }
 
+/// `steps[i]`, formatted only when a step is invalid.
+struct StepPath(usize);
+
+impl std::fmt::Display for StepPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "steps[{}]", self.0)
+    }
+}
+
+fn is_duration(v: f64) -> bool {
+    v.is_finite() && v >= 0.0
+}
+
 fn check_duration(field: &str, v: f64) -> Result<()> {
-    if !v.is_finite() || v < 0.0 {
+    if !is_duration(v) {
         return Err(Error::invalid_field(
             field,
             v,

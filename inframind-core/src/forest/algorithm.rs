@@ -12,6 +12,8 @@ use super::hyperparams::{LeafSize, RandomForestValidParams};
 use super::tree::{self, GrowParams, Presorted, Tree, LANES, MAX_FEATURES, MAX_NODES};
 use crate::error::{Error, Result};
 
+/// Fewest rows per thread for which a batch prediction is shared between threads.
+const PAR_MIN_ROWS: usize = 32;
 /// Pruning levels tried by [`LeafSize::Auto`]: fewest distinct rows a node needs to split.
 const AUTO_MIN_SPLIT: [u32; 6] = [2, 4, 8, 16, 32, 64];
 /// Trees grown to full depth to choose the pruning level of [`LeafSize::Auto`].
@@ -177,18 +179,20 @@ impl RandomForestRegressor {
             grow.min_split = min_split;
             grown.extend(grow_trees(n_probe..params.n_trees, &grow));
         }
-        let oob_r2 = if params.bootstrap {
-            oob_r2_per_level(data, &grown, &[min_split])
-                .and_then(|s| s.first().copied())
-                .filter(|r2| r2.is_finite())
-        } else {
-            None
-        };
-
         let compacted: Vec<(Tree, Vec<f64>)> = grown
             .par_iter()
             .map(|(nodes, _)| tree::compact(nodes, min_split, nf))
             .collect();
+        let oob_r2 = if params.bootstrap {
+            let trees: Vec<(&Tree, &[u32])> = compacted
+                .iter()
+                .zip(&grown)
+                .map(|((t, _), (_, w))| (t, &w[..]))
+                .collect();
+            oob_r2_compact(data, &trees).filter(|r2| r2.is_finite())
+        } else {
+            None
+        };
         let mut importances = vec![0.0; nf];
         let mut trees = Vec::with_capacity(compacted.len());
         for (t, imp) in compacted {
@@ -336,7 +340,26 @@ impl RandomForestRegressor {
     ///
     /// Each tree walks [`LANES`] rows in lockstep with no data-dependent branch: the walks are
     /// independent, so the CPU overlaps their memory loads instead of mispredicting each turn.
+    ///
+    /// A batch of at least `2 x` [`PAR_MIN_ROWS`] rows is split into one contiguous share of
+    /// rows per thread of rayon's pool; each row still sums its trees in the same order, so the
+    /// result does not depend on the number of threads.
     pub(crate) fn predict_rows_f32(&self, rows: &[f32]) -> Vec<Prediction> {
+        let stride = self.row_stride();
+        let blocks = (rows.len() / stride).div_ceil(LANES);
+        let threads = rayon::current_num_threads().min(blocks / (PAR_MIN_ROWS / LANES));
+        if threads <= 1 {
+            return self.predict_rows_one_thread(rows);
+        }
+        let share = blocks.div_ceil(threads) * LANES * stride;
+        let parts: Vec<Vec<Prediction>> = rows
+            .par_chunks(share)
+            .map(|part| self.predict_rows_one_thread(part))
+            .collect();
+        parts.concat()
+    }
+
+    fn predict_rows_one_thread(&self, rows: &[f32]) -> Vec<Prediction> {
         let stride = self.row_stride();
         let n_rows = rows.len() / stride;
         let mut sum = vec![0.0f64; n_rows];
@@ -353,9 +376,66 @@ impl RandomForestRegressor {
                 }
             }
         }
+        self.finish(&sum, &sum2)
+    }
+
+    /// Predicts rows that all equal `template` except on the features whose `varies` is true
+    /// (the optimizer's candidates: one request's context, many configs), with the same
+    /// result as [`predict_rows_f32`](Self::predict_rows_f32). Each tree is first specialised
+    /// to the template, which decides every split on a fixed feature once for all rows; the
+    /// rows then walk only the splits on varying features, and a tree left with a single leaf
+    /// is added to every row without a walk.
+    ///
+    /// `template` and every row hold [`row_stride`](Self::row_stride) values (NaN last).
+    pub(crate) fn predict_shared_f32(
+        &self,
+        template: &[f32],
+        varies: &[bool],
+        rows: &[f32],
+    ) -> Vec<Prediction> {
+        let stride = self.row_stride();
+        debug_assert_eq!(template.len(), stride);
+        debug_assert!(rows.chunks(stride).all(|r| r
+            .iter()
+            .zip(template)
+            .enumerate()
+            .all(|(f, (a, b))| f == self.n_features || varies[f] || a == b)));
+        let n_rows = rows.len() / stride;
+        let mut sum = vec![0.0f64; n_rows];
+        let mut sum2 = vec![0.0f64; n_rows];
+        let mut leaf = [0f32; LANES];
+        let mut starts = [0usize; LANES];
+        let mut special = Vec::new();
+        let mut stack = Vec::new();
+        for t in &self.trees {
+            let depth = t.specialize_into(template, varies, &mut special, &mut stack);
+            if special.len() == 1 {
+                let v = f64::from(special[0].value);
+                sum.iter_mut().for_each(|s| *s += v);
+                sum2.iter_mut().for_each(|s| *s += v * v);
+                continue;
+            }
+            for b in 0..n_rows.div_ceil(LANES) {
+                let k = (n_rows - b * LANES).min(LANES);
+                for (j, s) in starts.iter_mut().enumerate().take(k) {
+                    *s = (b * LANES + j) * stride;
+                }
+                tree::walk_lanes(&special, depth, rows, &starts, k, &mut leaf);
+                for (j, &v) in leaf[..k].iter().enumerate() {
+                    let v = f64::from(v);
+                    sum[b * LANES + j] += v;
+                    sum2[b * LANES + j] += v * v;
+                }
+            }
+        }
+        self.finish(&sum, &sum2)
+    }
+
+    /// Mean and spread per row from the sums of the trees' leaf values and of their squares.
+    fn finish(&self, sum: &[f64], sum2: &[f64]) -> Vec<Prediction> {
         let n = self.trees.len() as f64;
         sum.iter()
-            .zip(&sum2)
+            .zip(sum2)
             .map(|(&s, &s2)| {
                 let mean = s / n;
                 Prediction {
@@ -382,6 +462,79 @@ impl RandomForestRegressor {
         }
         Ok(())
     }
+}
+
+/// Rows per task of [`oob_r2_compact`]: enough to fill the lanes of every tree.
+const OOB_CHUNK_ROWS: usize = 512;
+
+/// Out-of-bag R² of the final forest: each row predicted by the compact trees whose bootstrap
+/// left it out, [`LANES`] rows at a time through each tree. Chunks of rows are independent and
+/// each row sums its trees in tree order, so the score does not depend on the thread count.
+/// `None` when fewer than two rows were left out of some tree.
+fn oob_r2_compact(data: &Presorted, trees: &[(&Tree, &[u32])]) -> Option<f64> {
+    let n = data.n_rows;
+    let nf = data.n_features;
+    let stride = nf + 1;
+    let mut rows = vec![f32::NAN; n * stride];
+    for f in 0..nf {
+        for (i, &v) in data.values[f * n..(f + 1) * n].iter().enumerate() {
+            rows[i * stride + f] = v;
+        }
+    }
+    let per_chunk: Vec<Vec<(f64, u32)>> = (0..n.div_ceil(OOB_CHUNK_ROWS))
+        .into_par_iter()
+        .map(|c| {
+            let lo = c * OOB_CHUNK_ROWS;
+            let hi = (lo + OOB_CHUNK_ROWS).min(n);
+            let mut acc = vec![(0.0f64, 0u32); hi - lo];
+            let mut starts = [0usize; LANES];
+            let mut which = [0usize; LANES];
+            let mut leaf = [0f32; LANES];
+            for (tree, weights) in trees {
+                let mut k = 0;
+                let mut flush = |k: usize, starts: &[usize; LANES], which: &[usize; LANES]| {
+                    tree.predict_lanes_at(&rows, starts, k, &mut leaf);
+                    for j in 0..k {
+                        let a = &mut acc[which[j] - lo];
+                        a.0 += f64::from(leaf[j]);
+                        a.1 += 1;
+                    }
+                };
+                for i in (lo..hi).filter(|&i| weights[i] == 0) {
+                    starts[k] = i * stride;
+                    which[k] = i;
+                    k += 1;
+                    if k == LANES {
+                        flush(k, &starts, &which);
+                        k = 0;
+                    }
+                }
+                if k > 0 {
+                    flush(k, &starts, &which);
+                }
+            }
+            acc
+        })
+        .collect();
+    let covered: Vec<(f64, f64)> = per_chunk
+        .iter()
+        .flatten()
+        .zip(&data.y)
+        .filter(|((_, count), _)| *count > 0)
+        .map(|(&(sum, count), &y)| (y, sum / f64::from(count)))
+        .collect();
+    r2(&covered)
+}
+
+/// R² of (target, prediction) pairs; `None` for fewer than two pairs or constant targets.
+fn r2(pairs: &[(f64, f64)]) -> Option<f64> {
+    if pairs.len() < 2 {
+        return None;
+    }
+    let mean_y = pairs.iter().map(|(y, _)| y).sum::<f64>() / pairs.len() as f64;
+    let ss_tot: f64 = pairs.iter().map(|(y, _)| (y - mean_y).powi(2)).sum();
+    let ss_res: f64 = pairs.iter().map(|(y, p)| (y - p).powi(2)).sum();
+    (ss_tot > 0.0).then(|| 1.0 - ss_res / ss_tot)
 }
 
 /// Out-of-bag R² for each pruning level, computed row by row (deterministic whatever the
@@ -411,31 +564,19 @@ fn oob_r2_per_level(
             (count > 0).then(|| acc.into_iter().map(|a| a / count as f64).collect())
         })
         .collect();
-    let covered: Vec<(usize, &Vec<f64>)> = per_row
+    let covered: Vec<(f64, &Vec<f64>)> = per_row
         .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+        .zip(&data.y)
+        .filter_map(|(p, &y)| p.as_ref().map(|p| (y, p)))
         .collect();
     if covered.len() < 2 {
         return None;
     }
-    let mean_y = covered.iter().map(|(i, _)| data.y[*i]).sum::<f64>() / covered.len() as f64;
-    let ss_tot: f64 = covered
-        .iter()
-        .map(|(i, _)| (data.y[*i] - mean_y).powi(2))
-        .sum();
     Some(
         (0..l)
             .map(|lv| {
-                let ss_res: f64 = covered
-                    .iter()
-                    .map(|(i, p)| (data.y[*i] - p[lv]).powi(2))
-                    .sum();
-                if ss_tot > 0.0 {
-                    1.0 - ss_res / ss_tot
-                } else {
-                    f64::NEG_INFINITY
-                }
+                let pairs: Vec<(f64, f64)> = covered.iter().map(|(y, p)| (*y, p[lv])).collect();
+                r2(&pairs).unwrap_or(f64::NEG_INFINITY)
             })
             .collect(),
     )
@@ -472,5 +613,138 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for Ran
 
     fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<f64> {
         Array1::zeros(x.nsamples())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forest::RandomForestParams;
+    use linfa::ParamGuard;
+    use ndarray::Array2;
+
+    /// A forest on 600 rows of 5 features, some discrete, and the rows as packed `f32`.
+    fn forest_and_rows() -> (RandomForestRegressor, Vec<f32>) {
+        let x = Array2::from_shape_fn((600, 5), |(i, j)| match j {
+            0 => (i % 4) as f64,
+            1 => ((i * 7) % 11) as f64 / 3.0,
+            2 => (i as f64 * 0.37).sin(),
+            3 => (i % 2) as f64,
+            _ => ((i * 13) % 600) as f64,
+        });
+        let y: Vec<f64> = x
+            .rows()
+            .into_iter()
+            .map(|r| {
+                5.0 * r[0] + r[1] * r[2] * 3.0 + if r[3] > 0.5 { 7.0 } else { 0.0 } + r[4] / 100.0
+            })
+            .collect();
+        let params = RandomForestParams::new()
+            .n_trees(30)
+            .seed(5)
+            .check()
+            .unwrap();
+        let forest = RandomForestRegressor::fit_arrays(&params, x.view(), &y).unwrap();
+        let mut rows = Vec::new();
+        for r in x.rows() {
+            rows.extend(r.iter().map(|&v| v as f32));
+            rows.push(f32::NAN);
+        }
+        (forest, rows)
+    }
+
+    #[test]
+    fn shared_prediction_equals_the_plain_batch() {
+        let (forest, rows) = forest_and_rows();
+        let stride = forest.row_stride();
+        for varies in [
+            [true, false, false, false, false],
+            [true, true, false, true, false],
+            [false, false, true, false, true],
+            [false; 5],
+        ] {
+            for t in [0usize, 17, 333] {
+                let template = &rows[t * stride..(t + 1) * stride];
+                // Candidates: the template with the varying features of 150 other rows.
+                let mut cands = Vec::new();
+                for r in 0..150 {
+                    for f in 0..stride {
+                        let from = if f < 5 && varies[f] { r * 3 } else { t };
+                        cands.push(rows[from * stride + f]);
+                    }
+                }
+                let shared = forest.predict_shared_f32(template, &varies, &cands);
+                let plain = forest.predict_rows_one_thread(&cands);
+                assert_eq!(shared, plain, "template {t}, varies {varies:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn batch_prediction_is_the_same_on_one_thread_or_several() {
+        let (forest, rows) = forest_and_rows();
+        let stride = forest.row_stride();
+        for n in [1, 7, 63, 64, 65, 150, 600] {
+            let part = &rows[..n * stride];
+            assert_eq!(
+                forest.predict_rows_f32(part),
+                forest.predict_rows_one_thread(part),
+                "{n} rows"
+            );
+        }
+    }
+
+    #[test]
+    fn oob_score_of_the_compact_trees_equals_the_grown_trees_score() {
+        let (forest, _) = forest_and_rows();
+        // Refit with the same settings to reach the grown trees and their bootstrap weights.
+        let x = Array2::from_shape_fn((300, 3), |(i, j)| ((i * (j + 3)) % 17) as f64);
+        let y: Vec<f64> = x
+            .rows()
+            .into_iter()
+            .map(|r| r[0] * 2.0 + r[1] - r[2])
+            .collect();
+        let columns: Vec<Vec<f32>> = (0..3)
+            .map(|f| x.column(f).iter().map(|&v| v as f32).collect())
+            .collect();
+        let data = Presorted::new(columns, y);
+        let recip: Vec<f64> = (0..=300)
+            .map(|k| if k == 0 { 0.0 } else { 1.0 / k as f64 })
+            .collect();
+        let grow = GrowParams {
+            max_depth: usize::MAX,
+            min_leaf: 1,
+            min_split: 2,
+            features_per_split: 3,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let grown: Vec<(Vec<tree::GrowNode>, Vec<u32>)> = (0..20)
+            .map(|_| {
+                let mut w = vec![0u32; 300];
+                for _ in 0..300 {
+                    w[rng.random_range(0..300)] += 1;
+                }
+                (tree::grow(&data, &w, &recip, &grow, &mut rng), w)
+            })
+            .collect();
+        for m in [2u32, 8] {
+            let compact: Vec<Tree> = grown
+                .iter()
+                .map(|(g, _)| tree::compact(g, m, 3).0)
+                .collect();
+            let pairs: Vec<(&Tree, &[u32])> = compact
+                .iter()
+                .zip(&grown)
+                .map(|(t, (_, w))| (t, &w[..]))
+                .collect();
+            let fast = oob_r2_compact(&data, &pairs).unwrap();
+            let slow = oob_r2_per_level(&data, &grown, &[m]).unwrap()[0];
+            // Leaves are stored as f32 in compact trees.
+            assert!(
+                (fast - slow).abs() < 1e-6,
+                "min_split {m}: {fast} vs {slow}"
+            );
+        }
+        assert!(forest.oob_score().unwrap() > 0.8);
     }
 }

@@ -103,24 +103,78 @@ impl Tree {
     #[inline]
     pub(crate) fn predict_lanes(&self, rows: &[f32], k: usize, out: &mut [f32; LANES]) {
         let stride = self.n_features as usize + 1;
-        let nodes = &self.nodes[..];
-        let mut idx = [0usize; LANES];
-        let mut base = [0usize; LANES];
-        for (j, b) in base.iter_mut().enumerate() {
-            // Spare lanes repeat the first row: same work, no branch.
-            *b = if j < k { j * stride } else { 0 };
+        let mut starts = [0usize; LANES];
+        for (j, s) in starts.iter_mut().enumerate().take(k) {
+            *s = j * stride;
         }
-        for _ in 0..self.depth {
-            for j in 0..LANES {
-                let n = nodes[idx[j]];
-                let x = rows[base[j] + n.feature() as usize];
-                // Which way a row goes is unpredictable: a conditional move, not a jump.
-                idx[j] = std::hint::select_unpredictable(x <= n.value, idx[j] + 1, n.right());
+        self.predict_lanes_at(rows, &starts, k, out);
+    }
+
+    /// Like [`predict_lanes`](Self::predict_lanes) for rows anywhere in `rows`: lane `j < k`
+    /// walks the row starting at `starts[j]`.
+    #[inline]
+    pub(crate) fn predict_lanes_at(
+        &self,
+        rows: &[f32],
+        starts: &[usize; LANES],
+        k: usize,
+        out: &mut [f32; LANES],
+    ) {
+        walk_lanes(&self.nodes, self.depth, rows, starts, k, out);
+    }
+
+    /// Writes into `out` this tree specialised to rows that equal `template` on every feature
+    /// whose `varies` is false: those splits are decided once, and only the splits on varying
+    /// features remain. Returns the depth of the result. A row that agrees with the template
+    /// on the fixed features reaches the same leaf in both trees.
+    ///
+    /// `template` has `n_features + 1` values (the last NaN); the result is in walking form.
+    pub(crate) fn specialize_into(
+        &self,
+        template: &[f32],
+        varies: &[bool],
+        out: &mut Vec<Node>,
+        stack: &mut Vec<(usize, u32, u32)>,
+    ) -> u32 {
+        let nf = self.n_features;
+        let nodes = &self.nodes[..];
+        out.clear();
+        stack.clear();
+        // (node in self, index in `out` of the parent whose right child it is or u32::MAX,
+        // depth in the result)
+        stack.push((0, u32::MAX, 0));
+        let mut depth = 0;
+        while let Some((mut i, right_of, d)) = stack.pop() {
+            let id = out.len() as u32;
+            if right_of != u32::MAX {
+                let p = &mut out[right_of as usize];
+                *p = Node::split(p.feature(), p.value, id);
+            }
+            let n = loop {
+                let n = nodes[i];
+                let f = n.feature();
+                if f == nf || varies[f as usize] {
+                    break n;
+                }
+                i = if template[f as usize] <= n.value {
+                    i + 1
+                } else {
+                    n.right()
+                };
+            };
+            if n.feature() == nf {
+                out.push(Node {
+                    value: n.value,
+                    meta: nf | (id << FEATURE_BITS),
+                });
+                depth = depth.max(d);
+            } else {
+                out.push(Node::split(n.feature(), n.value, 0));
+                stack.push((n.right(), id, d + 1));
+                stack.push((i + 1, u32::MAX, d + 1));
             }
         }
-        for j in 0..k {
-            out[j] = nodes[idx[j]].value;
-        }
+        depth
     }
 
     /// Walks one row (`n_features + 1` values, the last NaN) down up to [`LANES`] trees in
@@ -175,6 +229,37 @@ impl Tree {
             }
         }
         Ok(())
+    }
+}
+
+/// Walks up to [`LANES`] rows in lockstep down `nodes` (walking form: a leaf's feature is
+/// `n_features` and its right child itself), exactly `depth` steps: lane `j < k` walks the row
+/// starting at `starts[j]` in `rows`, each row `n_features + 1` values with NaN last.
+#[inline]
+pub(crate) fn walk_lanes(
+    nodes: &[Node],
+    depth: u32,
+    rows: &[f32],
+    starts: &[usize; LANES],
+    k: usize,
+    out: &mut [f32; LANES],
+) {
+    let mut idx = [0usize; LANES];
+    let mut base = [0usize; LANES];
+    for (j, b) in base.iter_mut().enumerate() {
+        // Spare lanes repeat the first row: same work, no branch.
+        *b = if j < k { starts[j] } else { starts[0] };
+    }
+    for _ in 0..depth {
+        for j in 0..LANES {
+            let n = nodes[idx[j]];
+            let x = rows[base[j] + n.feature() as usize];
+            // Which way a row goes is unpredictable: a conditional move, not a jump.
+            idx[j] = std::hint::select_unpredictable(x <= n.value, idx[j] + 1, n.right());
+        }
+    }
+    for j in 0..k {
+        out[j] = nodes[idx[j]].value;
     }
 }
 
@@ -250,6 +335,10 @@ struct Pending {
     start: usize,
     end: usize,
     depth: usize,
+    /// A feature whose list is partitioned down to this node (the parent's split feature):
+    /// its range holds exactly the node's rows. Lists of features constant in an ancestor are
+    /// no longer partitioned.
+    rows_in: usize,
     /// Index of the parent whose `right` this node fills, if it is a right child.
     right_of: Option<usize>,
     sum_w: f64,
@@ -258,12 +347,16 @@ struct Pending {
 
 struct Split {
     feature: usize,
-    threshold: f32,
     /// Entries going left (the first `n_left` of the node's range in every list).
     n_left: usize,
     left_w: f64,
     left_wy: f64,
     score: f64,
+}
+
+/// Features known to be constant in a node (so in all its descendants), one bit each.
+fn is_constant(set: &[u64], f: usize) -> bool {
+    set[f / 64] & (1 << (f % 64)) != 0
 }
 
 /// Grows one tree on the rows with a non-zero `weights` (bootstrap counts).
@@ -308,10 +401,17 @@ pub(crate) fn grow<R: Rng>(
 
     let (sum_w, sum_wy) = (0..data.n_rows).fold((0.0, 0.0), |(a, b), i| (a + w[i], b + wy[i]));
     let mut nodes: Vec<GrowNode> = Vec::new();
+    // A feature constant in a node stays constant below it: it is neither scanned nor
+    // partitioned again in that subtree (scikit-learn keeps the same record). The sets of
+    // pending nodes form a stack beside `stack`, `words` words each.
+    let words = nf.div_ceil(64);
+    let mut constant_sets: Vec<u64> = vec![0; words];
+    let mut constant: Vec<u64> = vec![0; words];
     let mut stack = vec![Pending {
         start: 0,
         end: m,
         depth: 0,
+        rows_in: 0,
         right_of: None,
         sum_w,
         sum_wy,
@@ -319,6 +419,9 @@ pub(crate) fn grow<R: Rng>(
     let mut feature_pool: Vec<usize> = (0..nf).collect();
 
     while let Some(p) = stack.pop() {
+        let top = constant_sets.len() - words;
+        constant.copy_from_slice(&constant_sets[top..]);
+        constant_sets.truncate(top);
         let id = nodes.len();
         if let Some(parent) = p.right_of {
             nodes[parent].right = id as u32;
@@ -344,9 +447,9 @@ pub(crate) fn grow<R: Rng>(
             continue;
         }
         // A node whose targets are all equal has nothing to split.
-        let first_list = &lists[p.start..p.end];
+        let node_rows = &lists[p.rows_in * m + p.start..p.rows_in * m + p.end];
         let node_sse: f64 =
-            first_list.iter().map(|e| wyy[e.row as usize]).sum::<f64>() - p.sum_wy * value;
+            node_rows.iter().map(|e| wyy[e.row as usize]).sum::<f64>() - p.sum_wy * value;
         if node_sse <= 1e-12 * p.sum_w.max(1.0) {
             continue;
         }
@@ -362,37 +465,45 @@ pub(crate) fn grow<R: Rng>(
         };
 
         let parent_score = p.sum_wy * p.sum_wy / p.sum_w;
+        let total_w = p.sum_w as usize;
+        // A left side ends at entry k (n_left = k + 1) only when both sides keep min_leaf
+        // entries: k in [min_leaf - 1, n - min_leaf - 1]; entries before only accumulate.
+        let min_leaf = params.min_leaf.max(1);
         let mut best: Option<Split> = None;
+        let mut best_score = f64::NEG_INFINITY;
         for &f in candidates {
+            if is_constant(&constant, f) {
+                continue;
+            }
             let list = &lists[f * m + p.start..f * m + p.end];
-            let total_w = p.sum_w as usize;
+            // Sorted by value: equal ends mean one value, nothing to split on, here or below.
+            if list[0].value >= list[n - 1].value {
+                constant[f / 64] |= 1 << (f % 64);
+                continue;
+            }
             let (mut lw, mut lwy) = (0usize, 0.0f64);
-            for k in 0..n - 1 {
-                let e = list[k];
+            for e in &list[..min_leaf - 1] {
                 let (row_wy, row_w) = stat[e.row as usize];
                 lw += row_w;
                 lwy += row_wy;
-                let next = list[k + 1].value;
-                let n_left = k + 1;
-                if next <= e.value || n_left < params.min_leaf || n - n_left < params.min_leaf {
+            }
+            for (k, pair) in list[min_leaf - 1..=n - min_leaf].windows(2).enumerate() {
+                let (e, next) = (pair[0], pair[1].value);
+                let (row_wy, row_w) = stat[e.row as usize];
+                lw += row_w;
+                lwy += row_wy;
+                if next <= e.value {
                     continue;
                 }
+                // In-bag rows weigh at least 1, so both sides weigh at least 1 here.
                 let rw = total_w - lw;
-                if lw == 0 || rw == 0 {
-                    continue;
-                }
                 let rwy = p.sum_wy - lwy;
                 let score = lwy * lwy * recip[lw] + rwy * rwy * recip[rw];
-                if best.as_ref().is_none_or(|b| score > b.score) {
-                    let mut threshold = e.value + (next - e.value) / 2.0;
-                    // Rounding can push the midpoint onto the right value: keep it left.
-                    if threshold >= next {
-                        threshold = e.value;
-                    }
+                if score > best_score {
+                    best_score = score;
                     best = Some(Split {
                         feature: f,
-                        threshold,
-                        n_left,
+                        n_left: min_leaf + k,
                         left_w: lw as f64,
                         left_wy: lwy,
                         score,
@@ -406,9 +517,19 @@ pub(crate) fn grow<R: Rng>(
             continue;
         }
 
+        let split_list = &lists[split.feature * m + p.start..split.feature * m + p.end];
+        let (below, above) = (
+            split_list[split.n_left - 1].value,
+            split_list[split.n_left].value,
+        );
+        let mut threshold = below + (above - below) / 2.0;
+        // Rounding can push the midpoint onto the right value: keep it left.
+        if threshold >= above {
+            threshold = below;
+        }
         let node = &mut nodes[id];
         node.feature = split.feature as u32;
-        node.threshold = split.threshold;
+        node.threshold = threshold;
         node.sse_decrease = gain;
 
         let mid = p.start + split.n_left;
@@ -417,13 +538,15 @@ pub(crate) fn grow<R: Rng>(
         let left_can_split = split.n_left >= splittable && deeper;
         let right_can_split = n - split.n_left >= splittable && deeper;
         if left_can_split || right_can_split {
-            let split_list = &lists[split.feature * m + p.start..split.feature * m + p.end];
-            for (k, e) in split_list.iter().enumerate() {
+            for (k, e) in lists[split.feature * m + p.start..split.feature * m + p.end]
+                .iter()
+                .enumerate()
+            {
                 goes_left[e.row as usize] = k < split.n_left;
             }
             for f in 0..nf {
-                if f == split.feature {
-                    continue; // already partitioned: it is sorted by the split value
+                if f == split.feature || is_constant(&constant, f) {
+                    continue; // already partitioned (sorted by the split value), or never read
                 }
                 let list = &mut lists[f * m + p.start..f * m + p.end];
                 // Stable partition without a data-dependent branch: every entry is written to
@@ -440,10 +563,13 @@ pub(crate) fn grow<R: Rng>(
                 list[write..].copy_from_slice(&scratch[..spill]);
             }
         }
+        constant_sets.extend_from_slice(&constant);
+        constant_sets.extend_from_slice(&constant);
         stack.push(Pending {
             start: mid,
             end: p.end,
             depth: p.depth + 1,
+            rows_in: split.feature,
             right_of: Some(id),
             sum_w: p.sum_w - split.left_w,
             sum_wy: p.sum_wy - split.left_wy,
@@ -452,6 +578,7 @@ pub(crate) fn grow<R: Rng>(
             start: p.start,
             end: mid,
             depth: p.depth + 1,
+            rows_in: split.feature,
             right_of: None,
             sum_w: split.left_w,
             sum_wy: split.left_wy,
@@ -572,6 +699,220 @@ mod tests {
             assert_eq!(pruned, direct, "min_split {m}");
             assert_eq!(imp_a, imp_b);
             assert!(pruned.nodes.len() < grown.len());
+        }
+    }
+
+    /// Few distinct values per feature (so features turn constant inside subtrees), one
+    /// constant column, one duplicate column, integer targets and weights (so every sum is
+    /// exact and the two growers below must agree bit for bit).
+    fn discrete_data(n: usize) -> (Presorted, Vec<u32>) {
+        let mut s = 99u64;
+        let mut next = |m: u64| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 33) % m
+        };
+        let mut cols: Vec<Vec<f32>> = vec![Vec::new(); 6];
+        let mut y = Vec::with_capacity(n);
+        let mut weights = Vec::with_capacity(n);
+        for i in 0..n {
+            let (a, b, c) = (next(2), next(3), next(4));
+            cols[0].push(a as f32);
+            cols[1].push(b as f32);
+            cols[2].push(i as f32 / n as f32);
+            cols[3].push(5.0);
+            cols[4].push(c as f32);
+            cols[5].push(a as f32);
+            y.push((10 * a + 3 * b * c + next(5)) as f64);
+            weights.push(next(4) as u32);
+        }
+        (Presorted::new(cols, y), weights)
+    }
+
+    /// The definition of an exact best split, grown recursively and without any of `grow`'s
+    /// shortcuts (presorted lists, skipped constant features, accumulate-only prefixes): a node
+    /// in preorder is `(feature or LEAF, threshold, distinct rows, value)`.
+    fn reference_grow(
+        d: &Presorted,
+        weights: &[u32],
+        recip: &[f64],
+        params: &GrowParams,
+        rows: Vec<u32>,
+        depth: usize,
+        out: &mut Vec<(u32, f32, u32, f64)>,
+    ) {
+        let n = rows.len();
+        let w = |r: u32| f64::from(weights[r as usize]);
+        let sum_w: f64 = rows.iter().map(|&r| w(r)).sum();
+        let sum_wy: f64 = rows.iter().map(|&r| w(r) * d.y[r as usize]).sum();
+        let value = sum_wy / sum_w;
+        let id = out.len();
+        out.push((LEAF, 0.0, n as u32, value));
+        if n < 2 * params.min_leaf
+            || n < params.min_split.max(2) as usize
+            || depth >= params.max_depth
+        {
+            return;
+        }
+        let sse: f64 = rows
+            .iter()
+            .map(|&r| w(r) * d.y[r as usize] * d.y[r as usize])
+            .sum::<f64>()
+            - sum_wy * value;
+        if sse <= 1e-12 * sum_w.max(1.0) {
+            return;
+        }
+        let mut best: Option<(f64, usize, usize, Vec<u32>)> = None;
+        for f in 0..d.n_features {
+            let mut sorted = rows.clone();
+            sorted.sort_by(|&a, &b| d.value(f, a).total_cmp(&d.value(f, b)).then(a.cmp(&b)));
+            let (mut lw, mut lwy) = (0.0, 0.0);
+            for k in 0..n - 1 {
+                lw += w(sorted[k]);
+                lwy += w(sorted[k]) * d.y[sorted[k] as usize];
+                let n_left = k + 1;
+                if d.value(f, sorted[k + 1]) <= d.value(f, sorted[k])
+                    || n_left < params.min_leaf
+                    || n - n_left < params.min_leaf
+                {
+                    continue;
+                }
+                let rw = sum_w - lw;
+                let rwy = sum_wy - lwy;
+                let score = lwy * lwy * recip[lw as usize] + rwy * rwy * recip[rw as usize];
+                if best.as_ref().is_none_or(|b| score > b.0) {
+                    best = Some((score, f, n_left, sorted.clone()));
+                }
+            }
+        }
+        let Some((score, f, n_left, sorted)) = best else {
+            return;
+        };
+        if score - sum_wy * sum_wy / sum_w <= 0.0 {
+            return;
+        }
+        let (below, above) = (d.value(f, sorted[n_left - 1]), d.value(f, sorted[n_left]));
+        let mut threshold = below + (above - below) / 2.0;
+        if threshold >= above {
+            threshold = below;
+        }
+        out[id] = (f as u32, threshold, n as u32, value);
+        let mut left = sorted[..n_left].to_vec();
+        let mut right = sorted[n_left..].to_vec();
+        left.sort_unstable();
+        right.sort_unstable();
+        reference_grow(d, weights, recip, params, left, depth + 1, out);
+        reference_grow(d, weights, recip, params, right, depth + 1, out);
+    }
+
+    #[test]
+    fn grown_trees_equal_the_reference_definition_of_exact_splits() {
+        let (d, weights) = discrete_data(300);
+        let recip: Vec<f64> = (0..=4 * d.n_rows)
+            .map(|k| if k == 0 { 0.0 } else { 1.0 / k as f64 })
+            .collect();
+        let in_bag: Vec<u32> = (0..d.n_rows as u32)
+            .filter(|&r| weights[r as usize] > 0)
+            .collect();
+        for (min_leaf, min_split, max_depth) in [
+            (1, 2, usize::MAX),
+            (2, 2, usize::MAX),
+            (5, 8, usize::MAX),
+            (1, 2, 4),
+        ] {
+            let params = GrowParams {
+                max_depth,
+                min_leaf,
+                min_split,
+                features_per_split: d.n_features,
+            };
+            let grown = grow(
+                &d,
+                &weights,
+                &recip,
+                &params,
+                &mut ChaCha8Rng::seed_from_u64(3),
+            );
+            let mut want = Vec::new();
+            reference_grow(&d, &weights, &recip, &params, in_bag.clone(), 0, &mut want);
+            let got: Vec<(u32, f32, u32, f64)> = grown
+                .iter()
+                .map(|g| (g.feature, g.threshold, g.n_distinct, g.value))
+                .collect();
+            assert_eq!(
+                got, want,
+                "min_leaf {min_leaf}, min_split {min_split}, max_depth {max_depth}"
+            );
+            // The constant column never splits; the data is rich enough to need every other.
+            assert!(got.iter().all(|n| n.0 != 3));
+            for f in [0, 1, 2, 4] {
+                assert!(
+                    max_depth < 5 || got.iter().any(|n| n.0 == f),
+                    "feature {f} unused"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_specialised_tree_sends_matching_rows_to_the_same_leaf() {
+        let (d, weights) = discrete_data(300);
+        let recip: Vec<f64> = (0..=4 * d.n_rows)
+            .map(|k| if k == 0 { 0.0 } else { 1.0 / k as f64 })
+            .collect();
+        let params = GrowParams {
+            max_depth: usize::MAX,
+            min_leaf: 1,
+            min_split: 2,
+            features_per_split: d.n_features,
+        };
+        let grown = grow(
+            &d,
+            &weights,
+            &recip,
+            &params,
+            &mut ChaCha8Rng::seed_from_u64(3),
+        );
+        let (tree, _) = compact(&grown, 2, d.n_features);
+        let stride = d.n_features + 1;
+        let (mut special, mut stack) = (Vec::new(), Vec::new());
+        for varies in [
+            [true, false, false, false, true, false],
+            [false, false, true, false, false, false],
+            [true; 6],
+            [false; 6],
+        ] {
+            for t in 0..20 {
+                let template: Vec<f32> = (0..stride)
+                    .map(|f| {
+                        if f < d.n_features {
+                            d.value(f, t * 7)
+                        } else {
+                            f32::NAN
+                        }
+                    })
+                    .collect();
+                let depth = tree.specialize_into(&template, &varies, &mut special, &mut stack);
+                assert!(depth <= tree.depth);
+                if !varies.contains(&true) {
+                    assert_eq!(special.len(), 1, "nothing varies: one leaf");
+                }
+                // Rows = the template with the varying features taken from other rows.
+                for r in 0..d.n_rows as u32 {
+                    let row: Vec<f32> = (0..stride)
+                        .map(|f| match f {
+                            f if f < d.n_features && varies[f] => d.value(f, r),
+                            f => template[f],
+                        })
+                        .collect();
+                    let (mut a, mut b) = ([0f32; LANES], [0f32; LANES]);
+                    let starts = [0usize; LANES];
+                    tree.predict_lanes_at(&row, &starts, 1, &mut a);
+                    walk_lanes(&special, depth, &row, &starts, 1, &mut b);
+                    assert_eq!(a[0], b[0], "row {r}, template {t}, varies {varies:?}");
+                }
+            }
         }
     }
 
