@@ -99,6 +99,13 @@ impl FeatureSchema {
         Self::from_names(SCHEMA_REVISION, FEATURE_NAMES.iter().map(|s| s.to_string()))
     }
 
+    /// [`current`](Self::current), computed once: the per-request schema check of a model
+    /// costs a string comparison, not a hash.
+    pub(crate) fn current_cached() -> &'static FeatureSchema {
+        static CURRENT: std::sync::OnceLock<FeatureSchema> = std::sync::OnceLock::new();
+        CURRENT.get_or_init(Self::current)
+    }
+
     /// A schema for user-supplied features (models fitted on plain arrays).
     pub fn custom(names: Vec<String>) -> Self {
         Self::from_names("custom", names)

@@ -205,7 +205,7 @@ impl DurationModel {
         config: &BuildConfig,
         stats: &HistoryStats,
     ) -> Result<Prediction> {
-        self.check_schema(&FeatureSchema::current())?;
+        self.check_schema(FeatureSchema::current_cached())?;
         context.validate()?;
         config.validate("config")?;
         let row = features::features_with_stats(context, config, stats);

@@ -391,7 +391,7 @@ impl Optimizer {
         let first = history.len().saturating_sub(HISTORY_WINDOW);
         validate_history(&history[first..], first)?;
         if let Some(m) = model {
-            m.check_schema(&FeatureSchema::current())?;
+            m.check_schema(FeatureSchema::current_cached())?;
         }
         let p = &self.params;
         let seed = seed.unwrap_or_else(|| default_seed(history));

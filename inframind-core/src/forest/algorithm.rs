@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 
 /// Fewest rows per thread for which a batch prediction is shared between threads.
 const PAR_MIN_ROWS: usize = 32;
+/// Fewest row-steps down the trees (rows x sum of tree depths; ~1 ns each on one core) for
+/// which a batch prediction is shared between threads.
+const PAR_MIN_STEPS: usize = 150_000;
 /// Pruning levels tried by [`LeafSize::Auto`]: fewest distinct rows a node needs to split.
 const AUTO_MIN_SPLIT: [u32; 6] = [2, 4, 8, 16, 32, 64];
 /// Trees grown to full depth to choose the pruning level of [`LeafSize::Auto`].
@@ -341,14 +344,25 @@ impl RandomForestRegressor {
     /// Each tree walks [`LANES`] rows in lockstep with no data-dependent branch: the walks are
     /// independent, so the CPU overlaps their memory loads instead of mispredicting each turn.
     ///
-    /// A batch of at least `2 x` [`PAR_MIN_ROWS`] rows is split into one contiguous share of
+    /// A batch worth sharing (at least `2 x` [`PAR_MIN_ROWS`] rows and [`PAR_MIN_STEPS`] walk
+    /// steps: waking a thread costs tens of microseconds) is split into one contiguous share of
     /// rows per thread of rayon's pool; each row still sums its trees in the same order, so the
     /// result does not depend on the number of threads.
     pub(crate) fn predict_rows_f32(&self, rows: &[f32]) -> Vec<Prediction> {
         let stride = self.row_stride();
-        let blocks = (rows.len() / stride).div_ceil(LANES);
+        let n_rows = rows.len() / stride;
+        let blocks = n_rows.div_ceil(LANES);
+        let steps: usize = n_rows * self.trees.iter().map(|t| t.depth as usize).sum::<usize>();
         let threads = rayon::current_num_threads().min(blocks / (PAR_MIN_ROWS / LANES));
-        if threads <= 1 {
+        let threads = if steps < PAR_MIN_STEPS { 1 } else { threads };
+        self.predict_rows_shared_by(rows, threads)
+    }
+
+    /// [`predict_rows_f32`](Self::predict_rows_f32) split into `threads` contiguous shares.
+    fn predict_rows_shared_by(&self, rows: &[f32], threads: usize) -> Vec<Prediction> {
+        let stride = self.row_stride();
+        let blocks = (rows.len() / stride).div_ceil(LANES);
+        if threads <= 1 || blocks < 2 {
             return self.predict_rows_one_thread(rows);
         }
         let share = blocks.div_ceil(threads) * LANES * stride;
@@ -686,11 +700,16 @@ mod tests {
         let stride = forest.row_stride();
         for n in [1, 7, 63, 64, 65, 150, 600] {
             let part = &rows[..n * stride];
-            assert_eq!(
-                forest.predict_rows_f32(part),
-                forest.predict_rows_one_thread(part),
-                "{n} rows"
-            );
+            let one = forest.predict_rows_one_thread(part);
+            assert_eq!(one.len(), n);
+            assert_eq!(forest.predict_rows_f32(part), one, "{n} rows");
+            for threads in [2, 3, 8] {
+                assert_eq!(
+                    forest.predict_rows_shared_by(part, threads),
+                    one,
+                    "{n} rows, {threads} threads"
+                );
+            }
         }
     }
 
