@@ -14,9 +14,14 @@ use crate::error::{Error, Result};
 
 /// Fewest rows per thread for which a batch prediction is shared between threads.
 const PAR_MIN_ROWS: usize = 32;
-/// Fewest row-steps down the trees (rows x sum of tree depths; ~1 ns each on one core) for
-/// which a batch prediction is shared between threads.
+/// Fewest row-steps down the trees (rows x sum of tree depths; ~1 ns each on one core when
+/// the model does not fit in the core's cache) for which a batch prediction is shared between
+/// threads.
 const PAR_MIN_STEPS: usize = 150_000;
+/// Fewest nodes (8 bytes each) of a forest whose batches are shared between threads: a smaller
+/// model stays in the core's cache and walks too fast for a thread's wake-up (tens of
+/// microseconds here) to pay.
+const PAR_MIN_NODES: usize = 8192;
 /// Pruning levels tried by [`LeafSize::Auto`]: fewest distinct rows a node needs to split.
 const AUTO_MIN_SPLIT: [u32; 6] = [2, 4, 8, 16, 32, 64];
 /// Trees grown to full depth to choose the pruning level of [`LeafSize::Auto`].
@@ -344,8 +349,9 @@ impl RandomForestRegressor {
     /// Each tree walks [`LANES`] rows in lockstep with no data-dependent branch: the walks are
     /// independent, so the CPU overlaps their memory loads instead of mispredicting each turn.
     ///
-    /// A batch worth sharing (at least `2 x` [`PAR_MIN_ROWS`] rows and [`PAR_MIN_STEPS`] walk
-    /// steps: waking a thread costs tens of microseconds) is split into one contiguous share of
+    /// A batch worth sharing (at least `2 x` [`PAR_MIN_ROWS`] rows, [`PAR_MIN_STEPS`] walk
+    /// steps and a model of [`PAR_MIN_NODES`] nodes: waking a thread costs tens of
+    /// microseconds) is split into one contiguous share of
     /// rows per thread of rayon's pool; each row still sums its trees in the same order, so the
     /// result does not depend on the number of threads.
     pub(crate) fn predict_rows_f32(&self, rows: &[f32]) -> Vec<Prediction> {
@@ -354,7 +360,8 @@ impl RandomForestRegressor {
         let blocks = n_rows.div_ceil(LANES);
         let steps: usize = n_rows * self.trees.iter().map(|t| t.depth as usize).sum::<usize>();
         let threads = rayon::current_num_threads().min(blocks / (PAR_MIN_ROWS / LANES));
-        let threads = if steps < PAR_MIN_STEPS { 1 } else { threads };
+        let worth_it = steps >= PAR_MIN_STEPS && self.n_nodes() >= PAR_MIN_NODES;
+        let threads = if worth_it { threads } else { 1 };
         self.predict_rows_shared_by(rows, threads)
     }
 
