@@ -2,10 +2,12 @@
 // the tree walk plus the system sample it always includes). Driven by tree_sample.sh, which
 // builds a 200-process tree first.
 //
-//   im-tree-sample-bench PID [ITERATIONS]
+//   im-tree-sample-bench PID [ITERATIONS [INTERVAL_MS]]
 //
-// Prints the latest sample's JSON line (so the caller can check the tree size), then min /
-// median / p95 / mean milliseconds per sample.
+// Sleeps INTERVAL_MS (default 0) between samples, so that a busy tree changes between them as
+// it would between an agent's samples; only the samples are timed. Prints the latest sample's
+// JSON line (so the caller can check the tree size), then min / median / p95 / p99 / mean
+// milliseconds per sample.
 #include <inframind.h>
 
 #include <algorithm>
@@ -13,11 +15,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 int main(int argc, char **argv) {
-  if (argc < 2 || argc > 3) {
-    std::fprintf(stderr, "usage: %s PID [ITERATIONS]\n", argv[0]);
+  if (argc < 2 || argc > 4) {
+    std::fprintf(stderr, "usage: %s PID [ITERATIONS [INTERVAL_MS]]\n", argv[0]);
     return 2;
   }
   char *end = nullptr;
@@ -27,10 +30,18 @@ int main(int argc, char **argv) {
     return 2;
   }
   long iterations = 200;
-  if (argc == 3) {
+  if (argc >= 3) {
     iterations = std::strtol(argv[2], &end, 10);
     if (*end != '\0' || iterations < 1 || iterations > 1000000) {
       std::fprintf(stderr, "ITERATIONS must be 1..1000000, not '%s'\n", argv[2]);
+      return 2;
+    }
+  }
+  long interval_ms = 0;
+  if (argc == 4) {
+    interval_ms = std::strtol(argv[3], &end, 10);
+    if (*end != '\0' || interval_ms < 0 || interval_ms > 60000) {
+      std::fprintf(stderr, "INTERVAL_MS must be 0..60000, not '%s'\n", argv[3]);
       return 2;
     }
   }
@@ -43,6 +54,7 @@ int main(int argc, char **argv) {
   std::vector<double> ms;
   ms.reserve(static_cast<size_t>(iterations));
   for (long i = -5; i < iterations; ++i) {  // 5 warm-up samples
+    if (interval_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
     auto t0 = std::chrono::steady_clock::now();
     im_status s = im_collector_sample(c, err, sizeof err);
     auto t1 = std::chrono::steady_clock::now();
@@ -65,7 +77,7 @@ int main(int argc, char **argv) {
   double sum = 0;
   for (double v : ms) sum += v;
   auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * static_cast<double>(ms.size())))]; };
-  std::printf("samples %zu  min %.3f ms  median %.3f ms  p95 %.3f ms  mean %.3f ms\n", ms.size(),
-              ms.front(), at(0.5), at(0.95), sum / static_cast<double>(ms.size()));
+  std::printf("samples %zu  min %.3f ms  median %.3f ms  p95 %.3f ms  p99 %.3f ms  mean %.3f ms\n",
+              ms.size(), ms.front(), at(0.5), at(0.95), at(0.99), sum / static_cast<double>(ms.size()));
   return 0;
 }
