@@ -702,6 +702,13 @@ mod tests {
         }
     }
 
+    /// `1 / k` for k up to `max` (0 for k = 0), as `grow` needs.
+    fn reciprocals(max: usize) -> Vec<f64> {
+        (0..=max)
+            .map(|k| if k == 0 { 0.0 } else { 1.0 / k as f64 })
+            .collect()
+    }
+
     /// Few distinct values per feature (so features turn constant inside subtrees), one
     /// constant column, one duplicate column, integer targets and weights (so every sum is
     /// exact and the two growers below must agree bit for bit).
@@ -809,9 +816,7 @@ mod tests {
     #[test]
     fn grown_trees_equal_the_reference_definition_of_exact_splits() {
         let (d, weights) = discrete_data(300);
-        let recip: Vec<f64> = (0..=4 * d.n_rows)
-            .map(|k| if k == 0 { 0.0 } else { 1.0 / k as f64 })
-            .collect();
+        let recip = reciprocals(4 * d.n_rows);
         let in_bag: Vec<u32> = (0..d.n_rows as u32)
             .filter(|&r| weights[r as usize] > 0)
             .collect();
@@ -858,9 +863,7 @@ mod tests {
     #[test]
     fn a_specialised_tree_sends_matching_rows_to_the_same_leaf() {
         let (d, weights) = discrete_data(300);
-        let recip: Vec<f64> = (0..=4 * d.n_rows)
-            .map(|k| if k == 0 { 0.0 } else { 1.0 / k as f64 })
-            .collect();
+        let recip = reciprocals(4 * d.n_rows);
         let params = GrowParams {
             max_depth: usize::MAX,
             min_leaf: 1,
