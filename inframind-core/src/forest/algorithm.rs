@@ -1,5 +1,8 @@
 //! The fitted random forest and its training.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
 use linfa::dataset::{AsSingleTargets, DatasetBase, Records};
 use linfa::traits::{Fit, PredictInplace};
 use ndarray::{Array1, ArrayBase, ArrayView2, Data, Ix2};
@@ -9,7 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::hyperparams::{LeafSize, RandomForestValidParams};
-use super::tree::{self, GrowParams, Presorted, Tree, LANES, MAX_FEATURES, MAX_NODES};
+use super::tree::{self, GrowParams, Presorted, Tree, WalkScratch, MAX_FEATURES, MAX_NODES};
 use crate::error::{Error, Result};
 
 /// Fewest rows per thread for which a batch prediction is shared between threads.
@@ -22,6 +25,8 @@ const PAR_MIN_STEPS: usize = 150_000;
 /// model stays in the core's cache and walks too fast for a thread's wake-up (tens of
 /// microseconds here) to pay.
 const PAR_MIN_NODES: usize = 8192;
+/// Rows a thread takes at a time when a batch prediction is shared.
+const SHARE_CHUNK_ROWS: usize = 32;
 /// Pruning levels tried by [`LeafSize::Auto`]: fewest distinct rows a node needs to split.
 const AUTO_MIN_SPLIT: [u32; 6] = [2, 4, 8, 16, 32, 64];
 /// Trees grown to full depth to choose the pruning level of [`LeafSize::Auto`].
@@ -190,7 +195,15 @@ impl RandomForestRegressor {
         let compacted: Vec<(Tree, Vec<f64>)> = grown
             .par_iter()
             .map(|(nodes, _)| tree::compact(nodes, min_split, nf))
-            .collect();
+            .collect::<std::result::Result<_, usize>>()
+            .map_err(|n_nodes| Error::InvalidParams {
+                param: "min_samples_leaf",
+                value: min_leaf.to_string(),
+                reason: format!(
+                    "a tree grew {n_nodes} nodes, more than the {MAX_NODES} a tree can hold: \
+                     raise min_samples_leaf or set max_depth"
+                ),
+            })?;
         let oob_r2 = if params.bootstrap {
             let trees: Vec<(&Tree, &[u32])> = compacted
                 .iter()
@@ -204,17 +217,6 @@ impl RandomForestRegressor {
         let mut importances = vec![0.0; nf];
         let mut trees = Vec::with_capacity(compacted.len());
         for (t, imp) in compacted {
-            if t.nodes.len() > MAX_NODES {
-                return Err(Error::InvalidParams {
-                    param: "min_samples_leaf",
-                    value: min_leaf.to_string(),
-                    reason: format!(
-                        "a tree grew {} nodes, more than the {MAX_NODES} a tree can hold: \
-                         raise min_samples_leaf or set max_depth",
-                        t.nodes.len()
-                    ),
-                });
-            }
             let total: f64 = imp.iter().sum();
             if total > 0.0 {
                 for (acc, v) in importances.iter_mut().zip(&imp) {
@@ -293,22 +295,13 @@ impl RandomForestRegressor {
 
     /// Predicts one row of `n_features` values followed by NaN, [`LANES`] trees at a time.
     pub(crate) fn predict_padded_row(&self, row: &[f32]) -> Prediction {
-        let (mut sum, mut sum2) = (0.0f64, 0.0f64);
-        let mut leaf = [0f32; LANES];
-        for group in self.trees.chunks(LANES) {
-            Tree::predict_trees_lanes(group, row, &mut leaf);
-            for &v in &leaf[..group.len()] {
-                let v = f64::from(v);
-                sum += v;
-                sum2 += v * v;
-            }
+        let mut leaf = vec![0f32; self.trees.len()];
+        tree::walk_trees_to_leaves(&self.trees, row, &mut leaf, &mut WalkScratch::default());
+        let (mut sum, mut sum2) = (vec![0.0], vec![0.0]);
+        for v in leaf {
+            add_leaves(&[v], &mut sum, &mut sum2);
         }
-        let n = self.trees.len() as f64;
-        let mean = sum / n;
-        Prediction {
-            mean,
-            spread: (sum2 / n - mean * mean).max(0.0).sqrt(),
-        }
+        self.finish(&sum, &sum2)[0]
     }
 
     /// Predicts many rows (rows x features), [`LANES`] rows at a time through each tree.
@@ -350,52 +343,83 @@ impl RandomForestRegressor {
     /// independent, so the CPU overlaps their memory loads instead of mispredicting each turn.
     ///
     /// A batch worth sharing (at least `2 x` [`PAR_MIN_ROWS`] rows, [`PAR_MIN_STEPS`] walk
-    /// steps and a model of [`PAR_MIN_NODES`] nodes: waking a thread costs tens of
-    /// microseconds) is split into one contiguous share of
-    /// rows per thread of rayon's pool; each row still sums its trees in the same order, so the
-    /// result does not depend on the number of threads.
+    /// steps and a model of [`PAR_MIN_NODES`] nodes) is shared with the other threads of
+    /// rayon's pool, see [`predict_rows_shared_by`](Self::predict_rows_shared_by); each row
+    /// still sums its trees in the same order, so the result does not depend on the number of
+    /// threads.
     pub(crate) fn predict_rows_f32(&self, rows: &[f32]) -> Vec<Prediction> {
         let stride = self.row_stride();
         let n_rows = rows.len() / stride;
-        let blocks = n_rows.div_ceil(LANES);
         let steps: usize = n_rows * self.trees.iter().map(|t| t.depth as usize).sum::<usize>();
-        let threads = rayon::current_num_threads().min(blocks / (PAR_MIN_ROWS / LANES));
+        let threads = rayon::current_num_threads().min(n_rows / PAR_MIN_ROWS);
         let worth_it = steps >= PAR_MIN_STEPS && self.n_nodes() >= PAR_MIN_NODES;
-        let threads = if worth_it { threads } else { 1 };
-        self.predict_rows_shared_by(rows, threads)
+        let helpers = if worth_it {
+            threads.saturating_sub(1)
+        } else {
+            0
+        };
+        self.predict_rows_shared_by(rows, helpers)
     }
 
-    /// [`predict_rows_f32`](Self::predict_rows_f32) split into `threads` contiguous shares.
-    fn predict_rows_shared_by(&self, rows: &[f32], threads: usize) -> Vec<Prediction> {
+    /// [`predict_rows_f32`](Self::predict_rows_f32) with up to `helpers` threads of rayon's
+    /// pool helping the calling thread. Rows go in chunks of [`SHARE_CHUNK_ROWS`], each taken
+    /// by whichever thread is free: the caller starts at once and a helper joins when it wakes
+    /// (tens of microseconds here), so a late helper costs nothing but the chunk it took last.
+    fn predict_rows_shared_by(&self, rows: &[f32], helpers: usize) -> Vec<Prediction> {
         let stride = self.row_stride();
-        let blocks = (rows.len() / stride).div_ceil(LANES);
-        if threads <= 1 || blocks < 2 {
+        let chunk = SHARE_CHUNK_ROWS * stride;
+        let n_chunks = rows.len().div_ceil(chunk);
+        if helpers == 0 || n_chunks < 2 {
             return self.predict_rows_one_thread(rows);
         }
-        let share = blocks.div_ceil(threads) * LANES * stride;
-        let parts: Vec<Vec<Prediction>> = rows
-            .par_chunks(share)
-            .map(|part| self.predict_rows_one_thread(part))
-            .collect();
-        parts.concat()
+        let next = AtomicUsize::new(0);
+        let done = Mutex::new(Vec::with_capacity(n_chunks));
+        let work = || {
+            let mut mine = Vec::new();
+            loop {
+                let c = next.fetch_add(1, Ordering::Relaxed);
+                if c >= n_chunks {
+                    break;
+                }
+                let part = &rows[c * chunk..((c + 1) * chunk).min(rows.len())];
+                mine.push((c, self.predict_rows_one_thread(part)));
+            }
+            done.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
+        };
+        let t0 = std::time::Instant::now();
+        let helper_first = std::sync::atomic::AtomicU64::new(0);
+        rayon::in_place_scope(|scope| {
+            for _ in 0..helpers.min(n_chunks - 1) {
+                scope.spawn(|_| {
+                    helper_first.store(t0.elapsed().as_nanos() as u64 + 1, Ordering::Relaxed);
+                    work()
+                });
+            }
+            work();
+        });
+        if std::env::var_os("IM_DEBUG").is_some() {
+            eprintln!(
+                "helper start {} ns, total {} ns",
+                helper_first.load(Ordering::Relaxed),
+                t0.elapsed().as_nanos()
+            );
+        }
+        let mut parts = done.into_inner().unwrap_or_else(|e| e.into_inner());
+        parts.sort_unstable_by_key(|&(c, _)| c);
+        parts.into_iter().flat_map(|(_, p)| p).collect()
     }
 
     fn predict_rows_one_thread(&self, rows: &[f32]) -> Vec<Prediction> {
         let stride = self.row_stride();
         let n_rows = rows.len() / stride;
+        let starts: Vec<usize> = (0..n_rows).map(|i| i * stride).collect();
         let mut sum = vec![0.0f64; n_rows];
         let mut sum2 = vec![0.0f64; n_rows];
-        let mut leaf = [0f32; LANES];
+        let mut leaf = vec![0f32; n_rows];
+        let mut scratch = WalkScratch::default();
         for t in &self.trees {
-            for (b, block) in rows.chunks(stride * LANES).enumerate() {
-                let k = block.len() / stride;
-                t.predict_lanes(block, k, &mut leaf);
-                for (j, &v) in leaf[..k].iter().enumerate() {
-                    let v = f64::from(v);
-                    sum[b * LANES + j] += v;
-                    sum2[b * LANES + j] += v * v;
-                }
-            }
+            tree::walk_to_leaves(t.walkable(), rows, &starts, &mut leaf, &mut scratch);
+            add_leaves(&leaf, &mut sum, &mut sum2);
         }
         self.finish(&sum, &sum2)
     }
@@ -422,32 +446,24 @@ impl RandomForestRegressor {
             .enumerate()
             .all(|(f, (a, b))| f == self.n_features || varies[f] || a == b)));
         let n_rows = rows.len() / stride;
+        let starts: Vec<usize> = (0..n_rows).map(|i| i * stride).collect();
         let mut sum = vec![0.0f64; n_rows];
         let mut sum2 = vec![0.0f64; n_rows];
-        let mut leaf = [0f32; LANES];
-        let mut starts = [0usize; LANES];
-        let mut special = Vec::new();
+        let mut leaf = vec![0f32; n_rows];
+        let mut scratch = WalkScratch::default();
+        let mut special_nodes = Vec::new();
         let mut stack = Vec::new();
         for t in &self.trees {
-            let depth = t.specialize_into(template, varies, &mut special, &mut stack);
-            if special.len() == 1 {
-                let v = f64::from(special[0].value);
-                sum.iter_mut().for_each(|s| *s += v);
-                sum2.iter_mut().for_each(|s| *s += v * v);
-                continue;
+            // The full tree sends the rows to the same leaves; it is never needed.
+            let special = t
+                .specialize_into(template, varies, &mut special_nodes, &mut stack)
+                .unwrap_or_else(|| t.walkable());
+            if let [only] = special.nodes() {
+                leaf.fill(only.value);
+            } else {
+                tree::walk_to_leaves(special, rows, &starts, &mut leaf, &mut scratch);
             }
-            for b in 0..n_rows.div_ceil(LANES) {
-                let k = (n_rows - b * LANES).min(LANES);
-                for (j, s) in starts.iter_mut().enumerate().take(k) {
-                    *s = (b * LANES + j) * stride;
-                }
-                tree::walk_lanes(&special, depth, rows, &starts, k, &mut leaf);
-                for (j, &v) in leaf[..k].iter().enumerate() {
-                    let v = f64::from(v);
-                    sum[b * LANES + j] += v;
-                    sum2[b * LANES + j] += v * v;
-                }
-            }
+            add_leaves(&leaf, &mut sum, &mut sum2);
         }
         self.finish(&sum, &sum2)
     }
@@ -485,6 +501,15 @@ impl RandomForestRegressor {
     }
 }
 
+/// Adds one tree's leaf value per row to the rows' sums of values and of squares.
+fn add_leaves(leaf: &[f32], sum: &mut [f64], sum2: &mut [f64]) {
+    for ((&v, s), s2) in leaf.iter().zip(sum.iter_mut()).zip(sum2.iter_mut()) {
+        let v = f64::from(v);
+        *s += v;
+        *s2 += v * v;
+    }
+}
+
 /// Rows per task of [`oob_r2_compact`]: enough to fill the lanes of every tree.
 const OOB_CHUNK_ROWS: usize = 512;
 
@@ -508,30 +533,21 @@ fn oob_r2_compact(data: &Presorted, trees: &[(&Tree, &[u32])]) -> Option<f64> {
             let lo = c * OOB_CHUNK_ROWS;
             let hi = (lo + OOB_CHUNK_ROWS).min(n);
             let mut acc = vec![(0.0f64, 0u32); hi - lo];
-            let mut starts = [0usize; LANES];
-            let mut which = [0usize; LANES];
-            let mut leaf = [0f32; LANES];
+            let mut starts = Vec::with_capacity(hi - lo);
+            let mut which = Vec::with_capacity(hi - lo);
+            let mut leaf = Vec::with_capacity(hi - lo);
+            let mut scratch = WalkScratch::default();
             for (tree, weights) in trees {
-                let mut k = 0;
-                let mut flush = |k: usize, starts: &[usize; LANES], which: &[usize; LANES]| {
-                    tree.predict_lanes_at(&rows, starts, k, &mut leaf);
-                    for j in 0..k {
-                        let a = &mut acc[which[j] - lo];
-                        a.0 += f64::from(leaf[j]);
-                        a.1 += 1;
-                    }
-                };
-                for i in (lo..hi).filter(|&i| weights[i] == 0) {
-                    starts[k] = i * stride;
-                    which[k] = i;
-                    k += 1;
-                    if k == LANES {
-                        flush(k, &starts, &which);
-                        k = 0;
-                    }
-                }
-                if k > 0 {
-                    flush(k, &starts, &which);
+                which.clear();
+                which.extend((lo..hi).filter(|&i| weights[i] == 0));
+                starts.clear();
+                starts.extend(which.iter().map(|&i| i * stride));
+                leaf.resize(which.len(), 0.0);
+                tree::walk_to_leaves(tree.walkable(), &rows, &starts, &mut leaf, &mut scratch);
+                for (&i, &v) in which.iter().zip(&leaf) {
+                    let a = &mut acc[i - lo];
+                    a.0 += f64::from(v);
+                    a.1 += 1;
                 }
             }
             acc
@@ -710,11 +726,11 @@ mod tests {
             let one = forest.predict_rows_one_thread(part);
             assert_eq!(one.len(), n);
             assert_eq!(forest.predict_rows_f32(part), one, "{n} rows");
-            for threads in [2, 3, 8] {
+            for helpers in [1, 2, 7] {
                 assert_eq!(
-                    forest.predict_rows_shared_by(part, threads),
+                    forest.predict_rows_shared_by(part, helpers),
                     one,
-                    "{n} rows, {threads} threads"
+                    "{n} rows, {helpers} helpers"
                 );
             }
         }
@@ -756,7 +772,7 @@ mod tests {
         for m in [2u32, 8] {
             let compact: Vec<Tree> = grown
                 .iter()
-                .map(|(g, _)| tree::compact(g, m, 3).0)
+                .map(|(g, _)| tree::compact(g, m, 3).unwrap().0)
                 .collect();
             let pairs: Vec<(&Tree, &[u32])> = compact
                 .iter()

@@ -48,14 +48,17 @@ impl Node {
 /// A fitted tree in its compact form, ready to walk.
 ///
 /// In memory a leaf's feature is `n_features` and its right child is itself. Rows for
-/// [`Tree::predict_lanes`] carry one extra value, NaN, at index `n_features`: `NaN <= v` is
-/// false, so a walk that reached a leaf stays there, and a block of rows can take exactly
-/// `depth` steps with no per-row branch. On disk leaves carry the [`LEAF`] code instead.
+/// [`walk_to_leaves`] carry one extra value, NaN, at index `n_features`: `NaN <= v` is
+/// false, so a walk that reached a leaf stays there, and rows walking in lockstep can take
+/// more steps than their paths with no per-row branch. On disk leaves carry the [`LEAF`] code
+/// instead.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Tree {
     pub(crate) nodes: Vec<Node>,
     /// Longest root-to-leaf path, in edges.
     pub(crate) depth: u32,
+    /// Shortest root-to-leaf path, in edges: no row can stop earlier.
+    pub(crate) shallowest: u32,
     n_features: u32,
 }
 
@@ -66,10 +69,12 @@ impl Tree {
         let nf = n_features as u32;
         let mut depth = vec![0u32; nodes.len()];
         let mut max_depth = 0;
+        let mut min_depth = u32::MAX;
         for i in 0..nodes.len() {
             let n = nodes[i];
             max_depth = max_depth.max(depth[i]);
             if n.feature() == LEAF {
+                min_depth = min_depth.min(depth[i]);
                 nodes[i] = Node {
                     value: n.value,
                     meta: nf | ((i as u32) << FEATURE_BITS),
@@ -80,10 +85,25 @@ impl Tree {
                 depth[n.right()] = depth[i] + 1;
             }
         }
+        assert!(
+            walking_form_is_valid(&nodes, n_features),
+            "a stored tree must be validated (Tree::validate_stored) before it is walked"
+        );
         Tree {
             nodes,
             depth: max_depth,
+            shallowest: min_depth.min(max_depth),
             n_features: nf,
+        }
+    }
+
+    /// The tree, ready for [`walk_to_leaves`].
+    pub(crate) fn walkable(&self) -> Walkable<'_> {
+        Walkable {
+            nodes: &self.nodes,
+            stride: self.n_features as usize + 1,
+            depth: self.depth,
+            shallowest: self.shallowest,
         }
     }
 
@@ -98,44 +118,19 @@ impl Tree {
         })
     }
 
-    /// Walks up to [`LANES`] rows in lockstep (`rows` holds `k` rows of `n_features + 1`
-    /// values, the last NaN) and writes their leaf values into `out[..k]`.
-    #[inline]
-    pub(crate) fn predict_lanes(&self, rows: &[f32], k: usize, out: &mut [f32; LANES]) {
-        let stride = self.n_features as usize + 1;
-        let mut starts = [0usize; LANES];
-        for (j, s) in starts.iter_mut().enumerate().take(k) {
-            *s = j * stride;
-        }
-        self.predict_lanes_at(rows, &starts, k, out);
-    }
-
-    /// Like [`predict_lanes`](Self::predict_lanes) for rows anywhere in `rows`: lane `j < k`
-    /// walks the row starting at `starts[j]`.
-    #[inline]
-    pub(crate) fn predict_lanes_at(
-        &self,
-        rows: &[f32],
-        starts: &[usize; LANES],
-        k: usize,
-        out: &mut [f32; LANES],
-    ) {
-        walk_lanes(&self.nodes, self.depth, rows, starts, k, out);
-    }
-
     /// Writes into `out` this tree specialised to rows that equal `template` on every feature
     /// whose `varies` is false: those splits are decided once, and only the splits on varying
-    /// features remain. Returns the depth of the result. A row that agrees with the template
-    /// on the fixed features reaches the same leaf in both trees.
+    /// features remain. A row that agrees with the template on the fixed features reaches the
+    /// same leaf in both trees.
     ///
     /// `template` has `n_features + 1` values (the last NaN); the result is in walking form.
-    pub(crate) fn specialize_into(
+    pub(crate) fn specialize_into<'o>(
         &self,
         template: &[f32],
         varies: &[bool],
-        out: &mut Vec<Node>,
+        out: &'o mut Vec<Node>,
         stack: &mut Vec<(usize, u32, u32)>,
-    ) -> u32 {
+    ) -> Option<Walkable<'o>> {
         let nf = self.n_features;
         let nodes = &self.nodes[..];
         out.clear();
@@ -144,6 +139,7 @@ impl Tree {
         // depth in the result)
         stack.push((0, u32::MAX, 0));
         let mut depth = 0;
+        let mut shallowest = u32::MAX;
         while let Some((mut i, right_of, d)) = stack.pop() {
             let id = out.len() as u32;
             if right_of != u32::MAX {
@@ -168,37 +164,15 @@ impl Tree {
                     meta: nf | (id << FEATURE_BITS),
                 });
                 depth = depth.max(d);
+                shallowest = shallowest.min(d);
             } else {
                 out.push(Node::split(n.feature(), n.value, 0));
                 stack.push((n.right(), id, d + 1));
                 stack.push((i + 1, u32::MAX, d + 1));
             }
         }
-        depth
-    }
-
-    /// Walks one row (`n_features + 1` values, the last NaN) down up to [`LANES`] trees in
-    /// lockstep: independent chains of loads that the CPU overlaps.
-    #[inline]
-    pub(crate) fn predict_trees_lanes(trees: &[Tree], row: &[f32], out: &mut [f32; LANES]) {
-        let k = trees.len().min(LANES);
-        let mut idx = [0usize; LANES];
-        let mut nodes: [&[Node]; LANES] = [&trees[0].nodes[..]; LANES];
-        let mut depth = 0;
-        for (j, t) in trees.iter().take(k).enumerate() {
-            nodes[j] = &t.nodes[..];
-            depth = depth.max(t.depth);
-        }
-        for _ in 0..depth {
-            for j in 0..LANES {
-                let n = nodes[j][idx[j]];
-                let x = row[n.feature() as usize];
-                idx[j] = std::hint::select_unpredictable(x <= n.value, idx[j] + 1, n.right());
-            }
-        }
-        for j in 0..k {
-            out[j] = nodes[j][idx[j]].value;
-        }
+        // Always `Some`: specialising a tree in walking form gives a tree in walking form.
+        Walkable::new(out, nf as usize, depth, shallowest)
     }
 
     /// Checks the structure of a decoded tree so that walking it cannot go out of bounds or
@@ -232,34 +206,261 @@ impl Tree {
     }
 }
 
-/// Walks up to [`LANES`] rows in lockstep down `nodes` (walking form: a leaf's feature is
-/// `n_features` and its right child itself), exactly `depth` steps: lane `j < k` walks the row
-/// starting at `starts[j]` in `rows`, each row `n_features + 1` values with NaN last.
-#[inline]
-pub(crate) fn walk_lanes(
-    nodes: &[Node],
+/// A tree in walking form (a leaf's feature is `n_features` and its right child itself),
+/// checked once so that walks can skip bounds checks: every split's feature is below
+/// `n_features` and its children lie inside the tree.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Walkable<'a> {
+    nodes: &'a [Node],
+    /// Values per row: the features, then the NaN that leaves read.
+    stride: usize,
+    /// Longest root-to-leaf path, in edges.
     depth: u32,
-    rows: &[f32],
-    starts: &[usize; LANES],
-    k: usize,
-    out: &mut [f32; LANES],
-) {
-    let mut idx = [0usize; LANES];
-    let mut base = [0usize; LANES];
-    for (j, b) in base.iter_mut().enumerate() {
-        // Spare lanes repeat the first row: same work, no branch.
-        *b = if j < k { starts[j] } else { starts[0] };
+    /// Shortest root-to-leaf path, in edges: no row can stop earlier.
+    shallowest: u32,
+}
+
+impl<'a> Walkable<'a> {
+    /// `nodes` if they are a tree in walking form for rows of `n_features` features.
+    pub(crate) fn new(
+        nodes: &'a [Node],
+        n_features: usize,
+        depth: u32,
+        shallowest: u32,
+    ) -> Option<Self> {
+        walking_form_is_valid(nodes, n_features).then_some(Walkable {
+            nodes,
+            stride: n_features + 1,
+            depth,
+            shallowest,
+        })
     }
-    for _ in 0..depth {
+
+    /// The nodes.
+    pub(crate) fn nodes(self) -> &'a [Node] {
+        self.nodes
+    }
+
+    /// Panics unless every row starting at `starts` lies inside `rows`: what
+    /// [`step_lanes`] needs besides the tree's own checks.
+    fn check_rows(self, rows: &[f32], starts: &[usize]) {
+        assert!(
+            starts.iter().all(|&s| s + self.stride <= rows.len()),
+            "every row walked must lie inside the rows"
+        );
+    }
+}
+
+/// Whether `nodes` is a tree in walking form for rows of `n_features` features: every leaf's
+/// feature is `n_features` and its right child itself, every split's feature is below
+/// `n_features` and its children lie inside `nodes`.
+fn walking_form_is_valid(nodes: &[Node], n_features: usize) -> bool {
+    !nodes.is_empty()
+        && nodes.iter().enumerate().all(|(i, n)| {
+            let f = n.feature() as usize;
+            if f == n_features {
+                n.right() == i
+            } else {
+                f < n_features && i + 1 < nodes.len() && n.right() < nodes.len()
+            }
+        })
+}
+
+/// The trees the lanes of [`step_lanes`] walk.
+trait LaneTrees {
+    /// Node `i` of lane `j`'s tree.
+    ///
+    /// # Safety
+    /// `i` is a node of that tree.
+    unsafe fn node(&self, j: usize, i: usize) -> Node;
+}
+
+/// Every lane walks the same tree (rows down one tree).
+struct OneTree<'a>(&'a [Node]);
+
+impl LaneTrees for OneTree<'_> {
+    #[inline(always)]
+    unsafe fn node(&self, _: usize, i: usize) -> Node {
+        // SAFETY: forwarded from the caller.
+        unsafe { *self.0.get_unchecked(i) }
+    }
+}
+
+/// Each lane walks its own tree (one row down many trees).
+struct TreePerLane<'a>([&'a [Node]; LANES]);
+
+impl LaneTrees for TreePerLane<'_> {
+    #[inline(always)]
+    unsafe fn node(&self, j: usize, i: usize) -> Node {
+        // SAFETY: forwarded from the caller.
+        unsafe { *self.0[j].get_unchecked(i) }
+    }
+}
+
+/// Moves each lane `steps` levels down its tree: lane `j` is at node `idx[j]` with its row
+/// starting at `base[j]` in `rows`.
+///
+/// The caller guarantees what the bounds checks would test, once for all steps: each lane's
+/// tree is [`Walkable`], `idx[j]` is a node of it, and the row `base[j] .. base[j] +
+/// n_features + 1` lies inside `rows`. The checked version spent half its time on the checks
+/// and on the registers they tie up.
+#[inline(always)]
+fn step_lanes(
+    trees: &impl LaneTrees,
+    rows: &[f32],
+    base: &[usize; LANES],
+    idx: &mut [usize; LANES],
+    steps: u32,
+) {
+    for _ in 0..steps {
         for j in 0..LANES {
-            let n = nodes[idx[j]];
-            let x = rows[base[j] + n.feature() as usize];
+            // SAFETY: by the caller's guarantee, `idx[j]` is a node of lane `j`'s tree, its
+            // feature is at most `n_features`, so `base[j] + feature` is inside `rows`, and
+            // both children (or the leaf itself) are nodes of that tree again.
+            let (n, x) = unsafe {
+                let n = trees.node(j, idx[j]);
+                (n, *rows.get_unchecked(base[j] + n.feature() as usize))
+            };
             // Which way a row goes is unpredictable: a conditional move, not a jump.
             idx[j] = std::hint::select_unpredictable(x <= n.value, idx[j] + 1, n.right());
         }
     }
-    for j in 0..k {
-        out[j] = nodes[idx[j]].value;
+}
+
+/// Steps between two looks for rows that reached their leaf in [`walk_to_leaves`].
+const STEPS_PER_CHECK: u32 = 4;
+
+/// Buffers [`walk_to_leaves`] reuses from call to call.
+#[derive(Debug, Default)]
+pub(crate) struct WalkScratch {
+    /// (row, node it is at) of the rows still walking.
+    walking: Vec<(u32, u32)>,
+    /// The same for the next round.
+    next: Vec<(u32, u32)>,
+}
+
+/// Walks the rows starting at `starts` in `rows` (each `n_features + 1` values, NaN last)
+/// down `tree` and writes row `i`'s leaf value into `out[i]`.
+///
+/// Rows walk [`LANES`] at a time in lockstep, without a data-dependent branch inside a step.
+/// Every row first takes `shallowest` steps (no leaf is nearer the root); after that, every
+/// [`STEPS_PER_CHECK`] steps the rows that reached their leaf leave the lockstep and the
+/// others close ranks. A row thus walks about as far as its own path, not as far as the tree's
+/// deepest one (for a full-depth forest, half as far).
+pub(crate) fn walk_to_leaves(
+    tree: Walkable<'_>,
+    rows: &[f32],
+    starts: &[usize],
+    out: &mut [f32],
+    scratch: &mut WalkScratch,
+) {
+    assert_eq!(starts.len(), out.len(), "one leaf value per row");
+    tree.check_rows(rows, starts);
+    let nodes = tree.nodes;
+    walk_items(
+        tree.depth,
+        tree.shallowest,
+        out,
+        scratch,
+        |block, idx, steps| {
+            let mut base = [0usize; LANES];
+            for (j, b) in base.iter_mut().enumerate() {
+                // Spare lanes repeat the first row: same work, no branch.
+                let (r, at) = block[if j < block.len() { j } else { 0 }];
+                idx[j] = at as usize;
+                *b = starts[r as usize];
+            }
+            step_lanes(&OneTree(nodes), rows, &base, idx, steps);
+        },
+        |_, i| nodes[i],
+    );
+}
+
+/// Walks one row (`n_features + 1` values, NaN last) down every tree and writes tree `t`'s
+/// leaf value into `out[t]`, [`LANES`] trees in lockstep, the way [`walk_to_leaves`] walks
+/// rows: a tree whose walk ended leaves the lockstep to the next one.
+pub(crate) fn walk_trees_to_leaves(
+    trees: &[Tree],
+    row: &[f32],
+    out: &mut [f32],
+    scratch: &mut WalkScratch,
+) {
+    assert_eq!(trees.len(), out.len(), "one leaf value per tree");
+    if trees.is_empty() {
+        return;
+    }
+    for t in trees {
+        t.walkable().check_rows(row, &[0]);
+    }
+    let depth = trees.iter().map(|t| t.depth).max().unwrap_or(0);
+    let shallowest = trees.iter().map(|t| t.shallowest).min().unwrap_or(0);
+    let base = [0usize; LANES];
+    walk_items(
+        depth,
+        shallowest,
+        out,
+        scratch,
+        |block, idx, steps| {
+            let mut lanes = [&trees[block[0].0 as usize].nodes[..]; LANES];
+            for (j, &(t, at)) in block.iter().enumerate() {
+                idx[j] = at as usize;
+                lanes[j] = &trees[t as usize].nodes;
+            }
+            for i in idx.iter_mut().skip(block.len()) {
+                *i = block[0].1 as usize;
+            }
+            step_lanes(&TreePerLane(lanes), row, &base, idx, steps);
+        },
+        |t, i| trees[t as usize].nodes[i],
+    );
+}
+
+/// The rounds of [`walk_to_leaves`] and [`walk_trees_to_leaves`] over `out.len()` walks,
+/// each at most `depth` steps and at least `shallowest`: `step(block, idx, steps)` moves the
+/// walks of `block` ((walk, node it is at), up to [`LANES`]) `steps` levels down, leaving
+/// their nodes in `idx`; `node(walk, i)` reads node `i` of that walk's tree.
+#[inline(always)]
+fn walk_items(
+    depth: u32,
+    shallowest: u32,
+    out: &mut [f32],
+    scratch: &mut WalkScratch,
+    mut step: impl FnMut(&[(u32, u32)], &mut [usize; LANES], u32),
+    node: impl Fn(u32, usize) -> Node,
+) {
+    assert!(
+        u32::try_from(out.len()).is_ok(),
+        "at most 2^32 walks at a time"
+    );
+    let WalkScratch { walking, next } = scratch;
+    walking.clear();
+    walking.extend((0..out.len() as u32).map(|w| (w, 0)));
+    let mut walked = 0;
+    let mut steps = shallowest.max(1).min(depth);
+    while !walking.is_empty() {
+        walked += steps;
+        let last_round = walked >= depth;
+        // Every walk is written to `next` and its node's value to `out`; only walks not yet
+        // at a leaf advance `kept`, and a walk's final write to `out` is its leaf's value.
+        next.clear();
+        next.resize(walking.len(), (0, 0));
+        let mut kept = 0;
+        for block in walking.chunks(LANES) {
+            let mut idx = [0usize; LANES];
+            step(block, &mut idx, steps);
+            for (j, &(w, _)) in block.iter().enumerate() {
+                let n = node(w, idx[j]);
+                out[w as usize] = n.value;
+                next[kept] = (w, idx[j] as u32);
+                kept += usize::from(n.right() != idx[j]);
+            }
+        }
+        if last_round {
+            break;
+        }
+        next.truncate(kept);
+        std::mem::swap(walking, next);
+        steps = STEPS_PER_CHECK.min(depth - walked);
     }
 }
 
@@ -615,8 +816,13 @@ pub(crate) fn walk_levels(nodes: &[GrowNode], row: &[f32], min_split: &[u32], ou
 }
 
 /// Compacts a grown tree, turning every node with fewer than `min_split` distinct rows into a
-/// leaf. Returns the tree and the SSE decrease per feature of the splits kept.
-pub(crate) fn compact(nodes: &[GrowNode], min_split: u32, n_features: usize) -> (Tree, Vec<f64>) {
+/// leaf. Returns the tree and the SSE decrease per feature of the splits kept, or the number
+/// of nodes when that is more than [`MAX_NODES`].
+pub(crate) fn compact(
+    nodes: &[GrowNode],
+    min_split: u32,
+    n_features: usize,
+) -> Result<(Tree, Vec<f64>), usize> {
     let mut out = Vec::with_capacity(nodes.len());
     let mut importance = vec![0.0; n_features];
     // (grown index, index in `out` of the parent whose right child it is)
@@ -637,7 +843,10 @@ pub(crate) fn compact(nodes: &[GrowNode], min_split: u32, n_features: usize) -> 
         stack.push((node.right as usize, Some(id)));
         stack.push((g + 1, None));
     }
-    (Tree::from_stored(out, n_features), importance)
+    if out.len() > MAX_NODES {
+        return Err(out.len());
+    }
+    Ok((Tree::from_stored(out, n_features), importance))
 }
 
 #[cfg(test)]
@@ -694,8 +903,8 @@ mod tests {
                 &early,
                 &mut ChaCha8Rng::seed_from_u64(1),
             );
-            let (pruned, imp_a) = compact(&grown, m, 4);
-            let (direct, imp_b) = compact(&shallow, m, 4);
+            let (pruned, imp_a) = compact(&grown, m, 4).unwrap();
+            let (direct, imp_b) = compact(&shallow, m, 4).unwrap();
             assert_eq!(pruned, direct, "min_split {m}");
             assert_eq!(imp_a, imp_b);
             assert!(pruned.nodes.len() < grown.len());
@@ -877,7 +1086,7 @@ mod tests {
             &params,
             &mut ChaCha8Rng::seed_from_u64(3),
         );
-        let (tree, _) = compact(&grown, 2, d.n_features);
+        let (tree, _) = compact(&grown, 2, d.n_features).unwrap();
         let stride = d.n_features + 1;
         let (mut special, mut stack) = (Vec::new(), Vec::new());
         for varies in [
@@ -896,10 +1105,15 @@ mod tests {
                         }
                     })
                     .collect();
-                let depth = tree.specialize_into(&template, &varies, &mut special, &mut stack);
-                assert!(depth <= tree.depth);
+                let walk = tree
+                    .specialize_into(&template, &varies, &mut special, &mut stack)
+                    .unwrap();
+                assert_eq!(
+                    (walk.depth, walk.shallowest),
+                    longest_and_shortest_path(walk.nodes())
+                );
                 if !varies.contains(&true) {
-                    assert_eq!(special.len(), 1, "nothing varies: one leaf");
+                    assert_eq!(walk.nodes().len(), 1, "nothing varies: one leaf");
                 }
                 // Rows = the template with the varying features taken from other rows.
                 for r in 0..d.n_rows as u32 {
@@ -909,11 +1123,9 @@ mod tests {
                             f => template[f],
                         })
                         .collect();
-                    let (mut a, mut b) = ([0f32; LANES], [0f32; LANES]);
-                    let starts = [0usize; LANES];
-                    tree.predict_lanes_at(&row, &starts, 1, &mut a);
-                    walk_lanes(&special, depth, &row, &starts, 1, &mut b);
-                    assert_eq!(a[0], b[0], "row {r}, template {t}, varies {varies:?}");
+                    let a = leaf_by_plain_walk(&tree.nodes, d.n_features, &row);
+                    let b = leaf_by_plain_walk(walk.nodes(), d.n_features, &row);
+                    assert_eq!(a, b, "row {r}, template {t}, varies {varies:?}");
                 }
             }
         }
@@ -930,5 +1142,153 @@ mod tests {
         let ok = [Node::split(0, 0.5, 2), Node::leaf(1.0), Node::leaf(2.0)];
         assert!(Tree::validate_stored(&ok, 1).is_ok());
         assert!(Tree::validate_stored(&ok, 0).is_err());
+    }
+
+    /// Leaf value of one row, one node at a time: the definition the lockstep walks must match.
+    fn leaf_by_plain_walk(nodes: &[Node], n_features: usize, row: &[f32]) -> f32 {
+        let mut i = 0;
+        loop {
+            let n = nodes[i];
+            if n.feature() as usize == n_features {
+                return n.value;
+            }
+            i = if row[n.feature() as usize] <= n.value {
+                i + 1
+            } else {
+                n.right()
+            };
+        }
+    }
+
+    /// Longest and shortest root-to-leaf path of a tree in walking form, by visiting it.
+    fn longest_and_shortest_path(nodes: &[Node]) -> (u32, u32) {
+        let (mut longest, mut shortest) = (0, u32::MAX);
+        let mut stack = vec![(0usize, 0u32)];
+        while let Some((i, d)) = stack.pop() {
+            if nodes[i].right() == i {
+                (longest, shortest) = (longest.max(d), shortest.min(d));
+            } else {
+                stack.extend([(i + 1, d + 1), (nodes[i].right(), d + 1)]);
+            }
+        }
+        (longest, shortest)
+    }
+
+    /// Trees of different shapes on [`data`]: full depth, pruned, a stump and a single leaf.
+    fn trees_of_several_shapes() -> (Presorted, Vec<Tree>) {
+        let d = data();
+        let mut trees = Vec::new();
+        for (t, (min_split, max_depth)) in [(2, usize::MAX), (16, usize::MAX), (2, 1), (2, 0)]
+            .into_iter()
+            .enumerate()
+        {
+            let params = GrowParams {
+                max_depth,
+                min_leaf: 1,
+                min_split: 2,
+                features_per_split: 3,
+            };
+            let mut rng = ChaCha8Rng::seed_from_u64(t as u64);
+            let weights: Vec<u32> = (0..d.n_rows).map(|i| (i % 3) as u32).collect();
+            let grown = grow(&d, &weights, &reciprocals(d.n_rows), &params, &mut rng);
+            trees.push(compact(&grown, min_split, d.n_features).unwrap().0);
+        }
+        for t in &trees {
+            assert_eq!((t.depth, t.shallowest), longest_and_shortest_path(&t.nodes));
+        }
+        assert!(
+            trees[0].depth > trees[0].shallowest + STEPS_PER_CHECK,
+            "a ragged tree"
+        );
+        assert_eq!(trees[3].nodes.len(), 1, "a single leaf");
+        (d, trees)
+    }
+
+    fn padded_rows(d: &Presorted) -> Vec<f32> {
+        let stride = d.n_features + 1;
+        let mut rows = vec![f32::NAN; d.n_rows * stride];
+        for r in 0..d.n_rows {
+            for f in 0..d.n_features {
+                rows[r * stride + f] = d.value(f, r as u32);
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn rows_walked_in_lockstep_reach_the_leaves_of_a_plain_walk() {
+        let (d, trees) = trees_of_several_shapes();
+        let stride = d.n_features + 1;
+        let rows = padded_rows(&d);
+        let mut scratch = WalkScratch::default();
+        for tree in &trees {
+            // Any rows in any order, repeated, fewer or more than the lanes.
+            for n in [0, 1, 7, 8, 9, 150, d.n_rows] {
+                let starts: Vec<usize> = (0..n).map(|i| (i * 37 % d.n_rows) * stride).collect();
+                let mut out = vec![f32::NAN; n];
+                walk_to_leaves(tree.walkable(), &rows, &starts, &mut out, &mut scratch);
+                for (&s, &got) in starts.iter().zip(&out) {
+                    let row = &rows[s..s + stride];
+                    assert_eq!(got, leaf_by_plain_walk(&tree.nodes, d.n_features, row));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_row_walked_down_trees_in_lockstep_reaches_the_leaves_of_a_plain_walk() {
+        let (d, shapes) = trees_of_several_shapes();
+        let stride = d.n_features + 1;
+        let rows = padded_rows(&d);
+        let mut scratch = WalkScratch::default();
+        for n in [0, 1, 3, 8, 9, 21] {
+            let trees: Vec<Tree> = (0..n).map(|t| shapes[t * 5 % 4].clone()).collect();
+            for r in (0..d.n_rows).step_by(13) {
+                let row = &rows[r * stride..(r + 1) * stride];
+                let mut out = vec![f32::NAN; n];
+                walk_trees_to_leaves(&trees, row, &mut out, &mut scratch);
+                for (t, &got) in trees.iter().zip(&out) {
+                    assert_eq!(got, leaf_by_plain_walk(&t.nodes, d.n_features, row));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_trees_in_walking_form_are_walkable() {
+        let (leaf, right) = (
+            |v, i: u32| Node {
+                value: v,
+                meta: 1 | (i << FEATURE_BITS),
+            },
+            2,
+        );
+        let ok = [Node::split(0, 0.5, right), leaf(1.0, 1), leaf(2.0, 2)];
+        assert!(Walkable::new(&ok, 1, 1, 1).is_some());
+        assert!(Walkable::new(&[], 1, 0, 0).is_none(), "empty");
+        let not_looping = [Node::split(0, 0.5, 2), leaf(1.0, 0), leaf(2.0, 2)];
+        assert!(Walkable::new(&not_looping, 1, 1, 1).is_none());
+        let child_outside = [Node::split(0, 0.5, 3), leaf(1.0, 1), leaf(2.0, 2)];
+        assert!(Walkable::new(&child_outside, 1, 1, 1).is_none());
+        let feature_outside = [Node::split(1, 0.5, 2), leaf(1.0, 1), leaf(2.0, 2)];
+        assert!(Walkable::new(&feature_outside, 1, 1, 1).is_none());
+        let no_left_child = [leaf(1.0, 0), Node::split(0, 0.5, 1)];
+        assert!(Walkable::new(&no_left_child, 1, 1, 0).is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "inside the rows")]
+    fn a_row_outside_the_rows_is_refused_before_walking() {
+        let (d, trees) = trees_of_several_shapes();
+        let rows = padded_rows(&d);
+        let start = rows.len() - d.n_features; // one value short
+        let mut out = [0.0];
+        walk_to_leaves(
+            trees[0].walkable(),
+            &rows,
+            &[start],
+            &mut out,
+            &mut Default::default(),
+        );
     }
 }
