@@ -436,7 +436,13 @@ fn walk_items(
     walking.clear();
     walking.extend((0..out.len() as u32).map(|w| (w, 0)));
     let mut walked = 0;
-    let mut steps = shallowest.max(1).min(depth);
+    // A tree whose paths are all about as long walks in one round: a look would cost more
+    // than the steps it saves.
+    let mut steps = if depth <= shallowest + STEPS_PER_CHECK {
+        depth
+    } else {
+        shallowest.max(1)
+    };
     while !walking.is_empty() {
         walked += steps;
         let last_round = walked >= depth;
