@@ -28,7 +28,7 @@ const PAR_MIN_NODES: usize = 8192;
 /// Rows a thread takes at a time when a batch prediction is shared.
 const SHARE_CHUNK_ROWS: usize = 32;
 /// Pruning levels tried by [`LeafSize::Auto`]: fewest distinct rows a node needs to split.
-const AUTO_MIN_SPLIT: [u32; 6] = [2, 4, 8, 16, 32, 64];
+const AUTO_MIN_SPLIT: [u32; 8] = [2, 4, 8, 16, 32, 64, 128, 256];
 /// Trees grown to full depth to choose the pruning level of [`LeafSize::Auto`].
 const AUTO_PROBE_TREES: usize = 16;
 /// Out-of-bag R² differences below this are noise when choosing a pruning level.
