@@ -74,6 +74,18 @@ pub const N_FEATURES: usize = FEATURE_NAMES.len();
 /// between the optimizer's candidates for one request).
 pub const CONFIG_FEATURES: [usize; 6] = [0, 1, 2, 3, 4, 5];
 
+/// Per feature, whether it is one of [`CONFIG_FEATURES`]: the mask the forest's shared
+/// prediction takes.
+pub(crate) const CONFIG_FEATURE_MASK: [bool; N_FEATURES] = {
+    let mut mask = [false; N_FEATURES];
+    let mut i = 0;
+    while i < CONFIG_FEATURES.len() {
+        mask[CONFIG_FEATURES[i]] = true;
+        i += 1;
+    }
+    mask
+};
+
 /// Revision of the feature definitions; part of the fingerprint, so that a change of meaning
 /// with the same names still invalidates old models.
 const SCHEMA_REVISION: &str = "inframind-features/1";

@@ -492,14 +492,12 @@ impl Optimizer {
                 }
                 // Candidates differ only in their config features: the trees are specialised
                 // to the request's context once, then score every candidate.
-                let mut varies = [false; N_FEATURES];
-                for f in features::CONFIG_FEATURES {
-                    varies[f] = true;
-                }
                 let template = &rows32[rows32.len() - (N_FEATURES + 1)..];
-                let mut preds = model
-                    .forest()
-                    .predict_shared_f32(template, &varies, &rows32);
+                let mut preds = model.forest().predict_shared_f32(
+                    template,
+                    &features::CONFIG_FEATURE_MASK,
+                    &rows32,
+                );
                 let baseline = preds.pop();
                 let mut cands: Vec<Candidate> = guarded
                     .iter()

@@ -738,8 +738,7 @@ mod tests {
 
     #[test]
     fn oob_score_of_the_compact_trees_equals_the_grown_trees_score() {
-        let (forest, _) = forest_and_rows();
-        // Refit with the same settings to reach the grown trees and their bootstrap weights.
+        // Grown trees and their bootstrap weights, grown here (a fitted forest keeps neither).
         let x = Array2::from_shape_fn((300, 3), |(i, j)| ((i * (j + 3)) % 17) as f64);
         let y: Vec<f64> = x
             .rows()
@@ -787,6 +786,5 @@ mod tests {
                 "min_split {m}: {fast} vs {slow}"
             );
         }
-        assert!(forest.oob_score().unwrap() > 0.8);
     }
 }
