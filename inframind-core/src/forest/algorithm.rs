@@ -293,7 +293,8 @@ impl RandomForestRegressor {
         Ok(self.predict_padded_row(padded))
     }
 
-    /// Predicts one row of `n_features` values followed by NaN, [`LANES`] trees at a time.
+    /// Predicts one row of `n_features` values followed by NaN, [`LANES`](tree::LANES) trees
+    /// at a time.
     pub(crate) fn predict_padded_row(&self, row: &[f32]) -> Prediction {
         let mut leaf = vec![0f32; self.trees.len()];
         tree::walk_trees_to_leaves(&self.trees, row, &mut leaf, &mut WalkScratch::default());
@@ -304,7 +305,8 @@ impl RandomForestRegressor {
         self.finish(&sum, &sum2)[0]
     }
 
-    /// Predicts many rows (rows x features), [`LANES`] rows at a time through each tree.
+    /// Predicts many rows (rows x features), [`LANES`](tree::LANES) rows at a time through
+    /// each tree.
     pub fn predict_batch(&self, x: ArrayView2<'_, f64>) -> Result<Vec<Prediction>> {
         let (n_rows, n_cols) = x.dim();
         if n_cols != self.n_features {
@@ -339,8 +341,9 @@ impl RandomForestRegressor {
     /// Predicts rows packed in one `f32` slice, [`row_stride`](Self::row_stride) values a row
     /// (the features, then NaN).
     ///
-    /// Each tree walks [`LANES`] rows in lockstep with no data-dependent branch: the walks are
-    /// independent, so the CPU overlaps their memory loads instead of mispredicting each turn.
+    /// Each tree walks [`LANES`](tree::LANES) rows in lockstep with no data-dependent branch
+    /// (see [`tree::walk_to_leaves`]): the walks are independent, so the CPU overlaps their
+    /// memory loads instead of mispredicting each turn.
     ///
     /// A batch worth sharing (at least `2 x` [`PAR_MIN_ROWS`] rows, [`PAR_MIN_STEPS`] walk
     /// steps and a model of [`PAR_MIN_NODES`] nodes) is shared with the other threads of
@@ -514,8 +517,9 @@ fn add_leaves(leaf: &[f32], sum: &mut [f64], sum2: &mut [f64]) {
 const OOB_CHUNK_ROWS: usize = 512;
 
 /// Out-of-bag R² of the final forest: each row predicted by the compact trees whose bootstrap
-/// left it out, [`LANES`] rows at a time through each tree. Chunks of rows are independent and
-/// each row sums its trees in tree order, so the score does not depend on the thread count.
+/// left it out, [`LANES`](tree::LANES) rows at a time through each tree. Chunks of rows are
+/// independent and each row sums its trees in tree order, so the score does not depend on the
+/// thread count.
 /// `None` when fewer than two rows were left out of some tree.
 fn oob_r2_compact(data: &Presorted, trees: &[(&Tree, &[u32])]) -> Option<f64> {
     let n = data.n_rows;
