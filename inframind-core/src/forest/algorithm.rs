@@ -250,7 +250,7 @@ impl RandomForestRegressor {
 
     /// Total nodes over all trees.
     pub fn n_nodes(&self) -> usize {
-        self.trees.iter().map(|t| t.nodes.len()).sum()
+        self.trees.iter().map(Tree::n_nodes).sum()
     }
 
     /// Mean over trees of the longest root-to-leaf path.

@@ -43,7 +43,7 @@ impl RandomForestRegressor {
             out.extend_from_slice(&v.to_le_bytes());
         }
         for t in &self.trees {
-            out.extend_from_slice(&(t.nodes.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(t.n_nodes() as u32).to_le_bytes());
             for n in t.stored_nodes() {
                 out.extend_from_slice(&n.value.to_le_bytes());
                 out.extend_from_slice(&n.meta.to_le_bytes());

@@ -54,7 +54,9 @@ impl Node {
 /// instead.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Tree {
-    pub(crate) nodes: Vec<Node>,
+    /// Private to this module: [`Walkable`] relies on the nodes staying as `from_stored`
+    /// checked them.
+    nodes: Vec<Node>,
     /// Longest root-to-leaf path, in edges.
     pub(crate) depth: u32,
     /// Shortest root-to-leaf path, in edges: no row can stop earlier.
@@ -105,6 +107,11 @@ impl Tree {
             depth: self.depth,
             shallowest: self.shallowest,
         }
+    }
+
+    /// Number of nodes.
+    pub(crate) fn n_nodes(&self) -> usize {
+        self.nodes.len()
     }
 
     /// The nodes in stored form.
