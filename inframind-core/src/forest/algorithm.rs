@@ -1,6 +1,5 @@
 //! The fitted random forest and its training.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use linfa::dataset::{AsSingleTargets, DatasetBase, Records};
@@ -25,8 +24,8 @@ const PAR_MIN_STEPS: usize = 150_000;
 /// model stays in the core's cache and walks too fast for a thread's wake-up (tens of
 /// microseconds here) to pay.
 const PAR_MIN_NODES: usize = 8192;
-/// Rows a thread takes at a time when a batch prediction is shared.
-const SHARE_CHUNK_ROWS: usize = 32;
+/// Trees a thread takes at a time when a batch prediction is shared.
+const SHARE_TREES: usize = 10;
 /// Pruning levels tried by [`LeafSize::Auto`]: fewest distinct rows a node needs to split.
 const AUTO_MIN_SPLIT: [u32; 8] = [2, 4, 8, 16, 32, 64, 128, 256];
 /// Trees grown to full depth to choose the pruning level of [`LeafSize::Auto`].
@@ -365,51 +364,62 @@ impl RandomForestRegressor {
     }
 
     /// [`predict_rows_f32`](Self::predict_rows_f32) with up to `helpers` threads of rayon's
-    /// pool helping the calling thread. Rows go in chunks of [`SHARE_CHUNK_ROWS`], each taken
-    /// by whichever thread is free: the caller starts at once and a helper joins when it wakes
-    /// (tens of microseconds here), so a late helper costs nothing but the chunk it took last.
+    /// pool helping the calling thread. The trees are shared out in groups of
+    /// [`SHARE_TREES`]: the caller takes groups from the front at once, helpers take them from
+    /// the back when they wake (here from 2 µs to longer than the whole batch), so a late
+    /// helper costs nothing, and when all are on time each thread walks the same part of the
+    /// model, its own cache's worth, call after call. The leaf values are then summed in
+    /// tree order, exactly as on one thread.
     fn predict_rows_shared_by(&self, rows: &[f32], helpers: usize) -> Vec<Prediction> {
         let stride = self.row_stride();
-        let chunk = SHARE_CHUNK_ROWS * stride;
-        let n_chunks = rows.len().div_ceil(chunk);
-        if helpers == 0 || n_chunks < 2 {
+        let n_rows = rows.len() / stride;
+        let n_groups = self.trees.len().div_ceil(SHARE_TREES);
+        if helpers == 0 || n_groups < 2 {
             return self.predict_rows_one_thread(rows);
         }
-        let next = AtomicUsize::new(0);
-        let done = Mutex::new(Vec::with_capacity(n_chunks));
-        let work = || {
+        let starts: Vec<usize> = (0..n_rows).map(|i| i * stride).collect();
+        // Groups not taken yet: `front..back`.
+        let untaken = Mutex::new(0..n_groups);
+        let done = Mutex::new(Vec::with_capacity(n_groups));
+        let work = |from_back: bool| {
             let mut mine = Vec::new();
+            let mut scratch = WalkScratch::default();
             loop {
-                let c = next.fetch_add(1, Ordering::Relaxed);
-                if c >= n_chunks {
-                    break;
+                let group = {
+                    let mut left = untaken.lock().unwrap_or_else(|e| e.into_inner());
+                    if from_back {
+                        left.next_back()
+                    } else {
+                        left.next()
+                    }
+                };
+                let Some(g) = group else { break };
+                let trees =
+                    &self.trees[g * SHARE_TREES..((g + 1) * SHARE_TREES).min(self.trees.len())];
+                let mut leaves = vec![0f32; trees.len() * n_rows];
+                for (t, out) in trees.iter().zip(leaves.chunks_mut(n_rows.max(1))) {
+                    tree::walk_to_leaves(t.walkable(), rows, &starts, out, &mut scratch);
                 }
-                let part = &rows[c * chunk..((c + 1) * chunk).min(rows.len())];
-                mine.push((c, self.predict_rows_one_thread(part)));
+                mine.push((g, leaves));
             }
             done.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
         };
-        let t0 = std::time::Instant::now();
-        let helper_first = std::sync::atomic::AtomicU64::new(0);
         rayon::in_place_scope(|scope| {
-            for _ in 0..helpers.min(n_chunks - 1) {
-                scope.spawn(|_| {
-                    helper_first.store(t0.elapsed().as_nanos() as u64 + 1, Ordering::Relaxed);
-                    work()
-                });
+            for _ in 0..helpers.min(n_groups - 1) {
+                scope.spawn(|_| work(true));
             }
-            work();
+            work(false);
         });
-        if std::env::var_os("IM_DEBUG").is_some() {
-            eprintln!(
-                "helper start {} ns, total {} ns",
-                helper_first.load(Ordering::Relaxed),
-                t0.elapsed().as_nanos()
-            );
+        let mut groups = done.into_inner().unwrap_or_else(|e| e.into_inner());
+        groups.sort_unstable_by_key(|&(g, _)| g);
+        let mut sum = vec![0.0f64; n_rows];
+        let mut sum2 = vec![0.0f64; n_rows];
+        for (_, leaves) in &groups {
+            for leaf in leaves.chunks(n_rows.max(1)) {
+                add_leaves(leaf, &mut sum, &mut sum2);
+            }
         }
-        let mut parts = done.into_inner().unwrap_or_else(|e| e.into_inner());
-        parts.sort_unstable_by_key(|&(c, _)| c);
-        parts.into_iter().flat_map(|(_, p)| p).collect()
+        self.finish(&sum, &sum2)
     }
 
     fn predict_rows_one_thread(&self, rows: &[f32]) -> Vec<Prediction> {
