@@ -1245,9 +1245,7 @@ mod live {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            eprintln!(
-                "SKIPPED: python3 is not installed; this test needs it to run a threaded process"
-            );
+            skip("python3 is not installed; this test needs it to run a threaded process");
         }
         ok
     }
@@ -1528,8 +1526,21 @@ time.sleep(60)' & wait",
     fn schedstat_here() -> bool {
         let ok = std::path::Path::new("/proc/self/schedstat").exists();
         if !ok {
-            eprintln!("SKIPPED: this kernel has no /proc/PID/schedstat (CONFIG_SCHED_INFO), so there is no shortcut to test");
+            skip(
+                "this kernel has no /proc/PID/schedstat (CONFIG_SCHED_INFO), so there is no \
+                 shortcut to test",
+            );
         }
         ok
+    }
+
+    /// Reports a test that cannot run here: loudly outside CI, as a failure in CI
+    /// (`CI=true`), where every test must run.
+    fn skip(why: &str) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "cannot run in CI: {why}"
+        );
+        eprintln!("SKIPPED: {why}");
     }
 }

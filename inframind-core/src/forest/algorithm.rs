@@ -297,11 +297,12 @@ impl RandomForestRegressor {
     pub(crate) fn predict_padded_row(&self, row: &[f32]) -> Prediction {
         let mut leaf = vec![0f32; self.trees.len()];
         tree::walk_trees_to_leaves(&self.trees, row, &mut leaf, &mut WalkScratch::default());
-        let (mut sum, mut sum2) = (vec![0.0], vec![0.0]);
-        for v in leaf {
-            add_leaves(&[v], &mut sum, &mut sum2);
+        let (mut sum, mut sum2) = (0.0, 0.0);
+        for v in leaf.into_iter().map(f64::from) {
+            sum += v;
+            sum2 += v * v;
         }
-        self.finish(&sum, &sum2)[0]
+        self.finish(&[sum], &[sum2])[0]
     }
 
     /// Predicts many rows (rows x features), [`LANES`](tree::LANES) rows at a time through
@@ -377,7 +378,7 @@ impl RandomForestRegressor {
         if helpers == 0 || n_groups < 2 {
             return self.predict_rows_one_thread(rows);
         }
-        let starts: Vec<usize> = (0..n_rows).map(|i| i * stride).collect();
+        let starts = row_starts(n_rows, stride);
         // Groups not taken yet: `front..back`.
         let untaken = Mutex::new(0..n_groups);
         let done = Mutex::new(Vec::with_capacity(n_groups));
@@ -425,7 +426,7 @@ impl RandomForestRegressor {
     fn predict_rows_one_thread(&self, rows: &[f32]) -> Vec<Prediction> {
         let stride = self.row_stride();
         let n_rows = rows.len() / stride;
-        let starts: Vec<usize> = (0..n_rows).map(|i| i * stride).collect();
+        let starts = row_starts(n_rows, stride);
         let mut sum = vec![0.0f64; n_rows];
         let mut sum2 = vec![0.0f64; n_rows];
         let mut leaf = vec![0f32; n_rows];
@@ -459,7 +460,7 @@ impl RandomForestRegressor {
             .enumerate()
             .all(|(f, (a, b))| f == self.n_features || varies[f] || a == b)));
         let n_rows = rows.len() / stride;
-        let starts: Vec<usize> = (0..n_rows).map(|i| i * stride).collect();
+        let starts = row_starts(n_rows, stride);
         let mut sum = vec![0.0f64; n_rows];
         let mut sum2 = vec![0.0f64; n_rows];
         let mut leaf = vec![0f32; n_rows];
@@ -512,6 +513,11 @@ impl RandomForestRegressor {
         }
         Ok(())
     }
+}
+
+/// Where each of `n_rows` packed rows of `stride` values starts.
+fn row_starts(n_rows: usize, stride: usize) -> Vec<usize> {
+    (0..n_rows).map(|i| i * stride).collect()
 }
 
 /// Adds one tree's leaf value per row to the rows' sums of values and of squares.
