@@ -490,8 +490,9 @@ impl Optimizer {
                     rows32.extend(row.iter().map(|&v| v as f32));
                     rows32.push(f32::NAN);
                 }
-                // Candidates differ only in their config features: the trees are specialised
-                // to the request's context once, then score every candidate.
+                // Candidates differ only in their config features: each tree decides its splits
+                // on the context once for all of them and divides them only where it splits
+                // on a config feature.
                 let template = &rows32[rows32.len() - (N_FEATURES + 1)..];
                 let mut preds = model.forest().predict_shared_f32(
                     template,

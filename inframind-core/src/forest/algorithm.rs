@@ -11,7 +11,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::hyperparams::{LeafSize, RandomForestValidParams};
-use super::tree::{self, GrowParams, Presorted, Tree, WalkScratch, MAX_FEATURES, MAX_NODES};
+use super::tree::{
+    self, GrowParams, Presorted, RowSets, Tree, WalkScratch, MAX_FEATURES, MAX_NODES,
+};
 use crate::error::{Error, Result};
 
 /// Fewest rows per thread for which a batch prediction is shared between threads.
@@ -440,10 +442,10 @@ impl RandomForestRegressor {
 
     /// Predicts rows that all equal `template` except on the features whose `varies` is true
     /// (the optimizer's candidates: one request's context, many configs), with the same
-    /// result as [`predict_rows_f32`](Self::predict_rows_f32). Each tree is first specialised
-    /// to the template, which decides every split on a fixed feature once for all rows; the
-    /// rows then walk only the splits on varying features, and a tree left with a single leaf
-    /// is added to every row without a walk.
+    /// result as [`predict_rows_f32`](Self::predict_rows_f32). Rows go down each tree as sets
+    /// ([`tree::RowSets`], up to [`SET_ROWS`](tree::SET_ROWS) at a time): a split on a fixed
+    /// feature is decided once for the whole set, a split on a varying feature divides the set
+    /// with a few word operations, so each reachable node costs once per set, not per row.
     ///
     /// `template` and every row hold [`row_stride`](Self::row_stride) values (NaN last).
     pub(crate) fn predict_shared_f32(
@@ -460,24 +462,26 @@ impl RandomForestRegressor {
             .enumerate()
             .all(|(f, (a, b))| f == self.n_features || varies[f] || a == b)));
         let n_rows = rows.len() / stride;
-        let starts = row_starts(n_rows, stride);
         let mut sum = vec![0.0f64; n_rows];
         let mut sum2 = vec![0.0f64; n_rows];
-        let mut leaf = vec![0f32; n_rows];
-        let mut scratch = WalkScratch::default();
-        let mut special_nodes = Vec::new();
+        let mut leaf = vec![0f32; tree::SET_ROWS.min(n_rows)];
+        let mut sets = RowSets::default();
         let mut stack = Vec::new();
-        for t in &self.trees {
-            // The full tree sends the rows to the same leaves; it is never needed.
-            let special = t
-                .specialize_into(template, varies, &mut special_nodes, &mut stack)
-                .unwrap_or_else(|| t.walkable());
-            if let [only] = special.nodes() {
-                leaf.fill(only.value);
-            } else {
-                tree::walk_to_leaves(special, rows, &starts, &mut leaf, &mut scratch);
+        for (part, first) in rows
+            .chunks(tree::SET_ROWS * stride)
+            .zip((0..).step_by(tree::SET_ROWS))
+        {
+            sets.fill(part, stride, varies);
+            let n = part.len() / stride;
+            let (leaf, sum, sum2) = (
+                &mut leaf[..n],
+                &mut sum[first..first + n],
+                &mut sum2[first..first + n],
+            );
+            for t in &self.trees {
+                t.leaves_of_row_sets(template, &sets, leaf, &mut stack);
+                add_leaves(leaf, sum, sum2);
             }
-            add_leaves(&leaf, &mut sum, &mut sum2);
         }
         self.finish(&sum, &sum2)
     }
@@ -720,19 +724,28 @@ mod tests {
             [false, false, true, false, true],
             [false; 5],
         ] {
-            for t in [0usize, 17, 333] {
+            for (t, n) in [
+                (0usize, 150),
+                (17, 150),
+                (333, 150),
+                (5, 0),
+                (9, 1),
+                (21, 700),
+            ] {
                 let template = &rows[t * stride..(t + 1) * stride];
-                // Candidates: the template with the varying features of 150 other rows.
+                // Candidates: the template with the varying features of `n` other rows (700:
+                // more than one set of rows).
                 let mut cands = Vec::new();
-                for r in 0..150 {
+                for r in 0..n {
                     for f in 0..stride {
-                        let from = if f < 5 && varies[f] { r * 3 } else { t };
+                        let from = if f < 5 && varies[f] { r * 3 % 600 } else { t };
                         cands.push(rows[from * stride + f]);
                     }
                 }
                 let shared = forest.predict_shared_f32(template, &varies, &cands);
                 let plain = forest.predict_rows_one_thread(&cands);
-                assert_eq!(shared, plain, "template {t}, varies {varies:?}");
+                assert_eq!(shared.len(), n);
+                assert_eq!(shared, plain, "template {t}, {n} rows, varies {varies:?}");
             }
         }
     }
