@@ -143,28 +143,58 @@ pub async fn errors(s: &AppState) {
     assert!(matches!(r, Err(AppError::Conflict(_))), "{r:?}");
 }
 
-/// Concurrent steps on one run get distinct, gapless indices and none is lost.
+/// Concurrent steps get distinct, gapless indices per run, each stored at the index it was
+/// told, and none is lost; steps for an unknown or a completed run in the same burst (so in
+/// the same write batch) are refused without failing their neighbours.
 pub async fn concurrent_steps(s: &AppState) {
     let db = &s.db;
-    db.start_run(new_run("c1", "p/conc", "a")).await.unwrap();
+    let runs = ["c1", "c2", "c3"];
+    for id in runs {
+        db.start_run(new_run(id, "p/conc", "a")).await.unwrap();
+    }
+    db.start_run(new_run("c-done", "p/conc", "a")).await.unwrap();
+    db.complete_run(completion("c-done", RunStatus::Success, 5.0, "c"))
+        .await
+        .unwrap();
     let before = db.count_steps().await.unwrap();
     let mut handles = Vec::new();
-    for i in 0..300 {
+    for i in 0..330 {
         let db = db.clone();
+        let run = match i % 11 {
+            9 => "c-missing",
+            10 => "c-done",
+            k => runs[k % 3],
+        };
         handles.push(tokio::spawn(async move {
-            db.add_step("c1".into(), BuildStep::new(format!("s{i}"), 1.0))
-                .await
-                .unwrap()
+            let name = format!("s{i}");
+            let r = db.add_step(run.into(), BuildStep::new(&name, 1.0)).await;
+            (run, name, r)
         }));
     }
-    let mut idx = Vec::new();
+    let mut told: std::collections::BTreeMap<&str, Vec<(i64, String)>> = Default::default();
     for h in handles {
-        idx.push(h.await.unwrap());
+        let (run, name, r) = h.await.unwrap();
+        match (run, r) {
+            ("c-missing", r) => assert!(matches!(r, Err(AppError::NotFound(_))), "{r:?}"),
+            ("c-done", r) => assert!(matches!(r, Err(AppError::Conflict(_))), "{r:?}"),
+            (run, r) => told.entry(run).or_default().push((r.unwrap(), name)),
+        }
     }
-    idx.sort_unstable();
-    assert_eq!(idx, (0..300).collect::<Vec<i64>>());
-    assert_eq!(db.count_steps().await.unwrap() - before, 300);
-    assert_eq!(db.run("c1").await.unwrap().unwrap().run.steps.len(), 300);
+    let mut stored_total = 0;
+    for id in runs {
+        let mut got = told.remove(id).unwrap();
+        got.sort_unstable();
+        let indices: Vec<i64> = got.iter().map(|(i, _)| *i).collect();
+        assert_eq!(indices, (0..got.len() as i64).collect::<Vec<_>>(), "run {id}");
+        let stored = db.run(id).await.unwrap().unwrap().run.steps;
+        let names: Vec<&str> = stored.iter().map(|s| s.name.as_str()).collect();
+        let told_names: Vec<&str> = got.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(names, told_names, "run {id}: each step at the index it was told");
+        stored_total += stored.len();
+    }
+    assert_eq!(stored_total, 270);
+    assert_eq!(db.count_steps().await.unwrap() - before, 270);
+    assert!(db.run("c-done").await.unwrap().unwrap().run.steps.is_empty());
 }
 
 /// History comes back oldest first, windowed and incremental by completion order.
