@@ -6,6 +6,14 @@
 local body_file = os.getenv("BODY_FILE")
 local token = os.getenv("IM_TOKEN") or ""
 local ok_status = tonumber(os.getenv("OK_STATUS") or "200")
+-- $DELAY_MS > 0: each connection waits that long after an answer before its next request
+-- (a paced load, e.g. 8 connections x 3 ms ~ 2,300 req/s), instead of sending at once.
+local delay_ms = tonumber(os.getenv("DELAY_MS") or "0")
+if delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
+end
 
 local f = assert(io.open(body_file, "r"))
 wrk.method = "POST"
