@@ -152,7 +152,9 @@ pub async fn concurrent_steps(s: &AppState) {
     for id in runs {
         db.start_run(new_run(id, "p/conc", "a")).await.unwrap();
     }
-    db.start_run(new_run("c-done", "p/conc", "a")).await.unwrap();
+    db.start_run(new_run("c-done", "p/conc", "a"))
+        .await
+        .unwrap();
     db.complete_run(completion("c-done", RunStatus::Success, 5.0, "c"))
         .await
         .unwrap();
@@ -185,16 +187,30 @@ pub async fn concurrent_steps(s: &AppState) {
         let mut got = told.remove(id).unwrap();
         got.sort_unstable();
         let indices: Vec<i64> = got.iter().map(|(i, _)| *i).collect();
-        assert_eq!(indices, (0..got.len() as i64).collect::<Vec<_>>(), "run {id}");
+        assert_eq!(
+            indices,
+            (0..got.len() as i64).collect::<Vec<_>>(),
+            "run {id}"
+        );
         let stored = db.run(id).await.unwrap().unwrap().run.steps;
         let names: Vec<&str> = stored.iter().map(|s| s.name.as_str()).collect();
         let told_names: Vec<&str> = got.iter().map(|(_, n)| n.as_str()).collect();
-        assert_eq!(names, told_names, "run {id}: each step at the index it was told");
+        assert_eq!(
+            names, told_names,
+            "run {id}: each step at the index it was told"
+        );
         stored_total += stored.len();
     }
     assert_eq!(stored_total, 270);
     assert_eq!(db.count_steps().await.unwrap() - before, 270);
-    assert!(db.run("c-done").await.unwrap().unwrap().run.steps.is_empty());
+    assert!(db
+        .run("c-done")
+        .await
+        .unwrap()
+        .unwrap()
+        .run
+        .steps
+        .is_empty());
 }
 
 /// History comes back oldest first, windowed and incremental by completion order.
