@@ -980,15 +980,11 @@ async fn add_steps(
     c: &mut AnyConnection,
     steps: &[(&str, &BuildStep)],
 ) -> std::result::Result<Vec<Result<i64>>, sqlx::Error> {
-    // The steps of each run, in order of first appearance.
-    let mut of_run: Vec<(&str, Vec<usize>)> = Vec::new();
-    let mut run_at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    // The steps of each run, in arrival order; runs are updated in run-id order, so two
+    // replicas' batches lock the same runs in the same order.
+    let mut of_run: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (k, &(run_id, _)) in steps.iter().enumerate() {
-        let at = *run_at.entry(run_id).or_insert_with(|| {
-            of_run.push((run_id, Vec::new()));
-            of_run.len() - 1
-        });
-        of_run[at].1.push(k);
+        of_run.entry(run_id).or_default().push(k);
     }
     let mut answers: Vec<Result<i64>> = Vec::with_capacity(steps.len());
     answers.resize_with(steps.len(), || Ok(0));
@@ -1029,7 +1025,6 @@ async fn add_steps(
             });
         }
     }
-    to_insert.sort_unstable();
     for rows in to_insert.chunks(STEP_ROWS_PER_INSERT) {
         let mut sql = String::from(
             "INSERT INTO steps (run_id, step_index, name, duration_s, status, max_rss_bytes, \

@@ -460,7 +460,7 @@ impl RandomForestRegressor {
             .iter()
             .zip(template)
             .enumerate()
-            .all(|(f, (a, b))| f == self.n_features || varies[f] || a == b)));
+            .all(|(f, (a, b))| f == self.n_features || varies[f] || a.to_bits() == b.to_bits())));
         let n_rows = rows.len() / stride;
         let mut sum = vec![0.0f64; n_rows];
         let mut sum2 = vec![0.0f64; n_rows];
