@@ -1,6 +1,7 @@
 //! The fitted random forest and its training.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use linfa::dataset::{AsSingleTargets, DatasetBase, Records};
 use linfa::traits::{Fit, PredictInplace};
@@ -26,8 +27,10 @@ const PAR_MIN_STEPS: usize = 150_000;
 /// model stays in the core's cache and walks too fast for a thread's wake-up (tens of
 /// microseconds here) to pay.
 const PAR_MIN_NODES: usize = 8192;
-/// Trees a thread takes at a time when a batch prediction is shared.
-const SHARE_TREES: usize = 10;
+/// Trees a thread takes at a time when a batch prediction is shared: few, because the caller
+/// ends by waiting for the group a helper is walking (two trees of the 50k demo model take
+/// ~10 µs for 150 rows).
+const SHARE_TREES: usize = 2;
 /// Pruning levels tried by [`LeafSize::Auto`]: fewest distinct rows a node needs to split.
 const AUTO_MIN_SPLIT: [u32; 8] = [2, 4, 8, 16, 32, 64, 128, 256];
 /// Trees grown to full depth to choose the pruning level of [`LeafSize::Auto`].
@@ -64,7 +67,8 @@ pub struct Prediction {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RandomForestRegressor {
-    pub(crate) trees: Vec<Tree>,
+    /// Shared with the helpers of a batch prediction ([`SharedBatch`]).
+    pub(crate) trees: Arc<[Tree]>,
     pub(crate) n_features: usize,
     pub(crate) importances: Vec<f64>,
     pub(crate) oob_r2: Option<f64>,
@@ -231,7 +235,7 @@ impl RandomForestRegressor {
             importances.iter_mut().for_each(|v| *v /= total);
         }
         Ok(RandomForestRegressor {
-            trees,
+            trees: trees.into(),
             n_features: nf,
             importances,
             oob_r2,
@@ -367,11 +371,7 @@ impl RandomForestRegressor {
     }
 
     /// [`predict_rows_f32`](Self::predict_rows_f32) with up to `helpers` threads of rayon's
-    /// pool helping the calling thread. The trees are shared out in groups of
-    /// [`SHARE_TREES`]: the caller takes groups from the front at once, helpers take them from
-    /// the back when they wake (here from 2 µs to longer than the whole batch), so a late
-    /// helper costs nothing, and when all are on time each thread walks the same part of the
-    /// model, its own cache's worth, call after call. The leaf values are then summed in
+    /// pool helping the calling thread, see [`SharedBatch`]. The leaf values are summed in
     /// tree order, exactly as on one thread.
     fn predict_rows_shared_by(&self, rows: &[f32], helpers: usize) -> Vec<Prediction> {
         let stride = self.row_stride();
@@ -380,44 +380,32 @@ impl RandomForestRegressor {
         if helpers == 0 || n_groups < 2 {
             return self.predict_rows_one_thread(rows);
         }
-        let starts = row_starts(n_rows, stride);
-        // Groups not taken yet: `front..back`.
-        let untaken = Mutex::new(0..n_groups);
-        let done = Mutex::new(Vec::with_capacity(n_groups));
-        let work = |from_back: bool| {
-            let mut mine = Vec::new();
-            let mut scratch = WalkScratch::default();
-            loop {
-                let group = {
-                    let mut left = untaken.lock().unwrap_or_else(|e| e.into_inner());
-                    if from_back {
-                        left.next_back()
-                    } else {
-                        left.next()
-                    }
-                };
-                let Some(g) = group else { break };
-                let trees =
-                    &self.trees[g * SHARE_TREES..((g + 1) * SHARE_TREES).min(self.trees.len())];
-                let mut leaves = vec![0f32; trees.len() * n_rows];
-                for (t, out) in trees.iter().zip(leaves.chunks_mut(n_rows.max(1))) {
-                    tree::walk_to_leaves(t.walkable(), rows, &starts, out, &mut scratch);
-                }
-                mine.push((g, leaves));
-            }
-            done.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
-        };
-        rayon::in_place_scope(|scope| {
-            for _ in 0..helpers.min(n_groups - 1) {
-                scope.spawn(|_| work(true));
-            }
-            work(false);
+        let batch = Arc::new(SharedBatch {
+            trees: Arc::clone(&self.trees),
+            rows: rows.to_vec(),
+            starts: row_starts(n_rows, stride),
+            untaken: Mutex::new(0..n_groups),
+            walked: Mutex::new(Vec::with_capacity(n_groups)),
+            settled: AtomicUsize::new(0),
         });
-        let mut groups = done.into_inner().unwrap_or_else(|e| e.into_inner());
-        groups.sort_unstable_by_key(|&(g, _)| g);
+        for _ in 0..helpers.min(n_groups - 1) {
+            let batch = Arc::clone(&batch);
+            rayon::spawn(move || batch.work(true));
+        }
+        batch.work(false);
+        batch.wait_until_settled(n_groups);
+        let mut walked = std::mem::take(&mut *lock(&batch.walked));
+        walked.sort_unstable_by_key(|&(g, _)| g);
         let mut sum = vec![0.0f64; n_rows];
         let mut sum2 = vec![0.0f64; n_rows];
-        for (_, leaves) in &groups {
+        let mut scratch = WalkScratch::default();
+        let mut walked = walked.into_iter().peekable();
+        for g in 0..n_groups {
+            // A group is missing only if the helper walking it panicked: walk it here.
+            let leaves = match walked.next_if(|&(h, _)| h == g) {
+                Some((_, leaves)) => leaves,
+                None => batch.walk_group(g, &mut scratch),
+            };
             for leaf in leaves.chunks(n_rows.max(1)) {
                 add_leaves(leaf, &mut sum, &mut sum2);
             }
@@ -433,7 +421,7 @@ impl RandomForestRegressor {
         let mut sum2 = vec![0.0f64; n_rows];
         let mut leaf = vec![0f32; n_rows];
         let mut scratch = WalkScratch::default();
-        for t in &self.trees {
+        for t in self.trees.iter() {
             tree::walk_to_leaves(t.walkable(), rows, &starts, &mut leaf, &mut scratch);
             add_leaves(&leaf, &mut sum, &mut sum2);
         }
@@ -478,7 +466,7 @@ impl RandomForestRegressor {
                 &mut sum[first..first + n],
                 &mut sum2[first..first + n],
             );
-            for t in &self.trees {
+            for t in self.trees.iter() {
                 t.leaves_of_row_sets(template, &sets, leaf, &mut stack);
                 add_leaves(leaf, sum, sum2);
             }
@@ -522,6 +510,90 @@ impl RandomForestRegressor {
 /// Where each of `n_rows` packed rows of `stride` values starts.
 fn row_starts(n_rows: usize, stride: usize) -> Vec<usize> {
     (0..n_rows).map(|i| i * stride).collect()
+}
+
+/// One batch prediction shared between the calling thread and helpers from rayon's pool.
+///
+/// The trees are shared out in groups of [`SHARE_TREES`]: the caller takes groups from the
+/// front at once, helpers take them from the back when they wake (here from 1 µs to longer
+/// than the whole batch). The caller then waits only for the groups a helper is walking (at
+/// most a group's walk, spinning: a thread put to sleep here takes tens of microseconds to
+/// wake), never for a helper that has not started: the batch is owned by all of them, so a
+/// helper that wakes after the caller returned finds nothing left and drops its share. When
+/// all are on time, each thread walks the same part of the model, its own cache's worth,
+/// call after call.
+struct SharedBatch {
+    trees: Arc<[Tree]>,
+    rows: Vec<f32>,
+    starts: Vec<usize>,
+    /// Groups not taken yet: `front..back`.
+    untaken: Mutex<std::ops::Range<usize>>,
+    /// (group, its trees' leaf values, tree by tree) of the groups walked so far.
+    walked: Mutex<Vec<(usize, Vec<f32>)>>,
+    /// Groups taken and then walked, or given up by a helper that panicked.
+    settled: AtomicUsize,
+}
+
+impl SharedBatch {
+    /// Takes groups, from the front or the back, until none is left.
+    fn work(&self, from_back: bool) {
+        let mut scratch = WalkScratch::default();
+        loop {
+            let group = {
+                let mut untaken = lock(&self.untaken);
+                if from_back {
+                    untaken.next_back()
+                } else {
+                    untaken.next()
+                }
+            };
+            let Some(g) = group else { break };
+            // A panic must not leave the caller waiting for this group: it walks it itself.
+            let leaves = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.walk_group(g, &mut scratch)
+            }));
+            if let Ok(leaves) = leaves {
+                lock(&self.walked).push((g, leaves));
+            }
+            self.settled.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// The leaf values of group `g`'s trees, tree by tree.
+    fn walk_group(&self, g: usize, scratch: &mut WalkScratch) -> Vec<f32> {
+        let n_rows = self.starts.len();
+        let trees = &self.trees[g * SHARE_TREES..((g + 1) * SHARE_TREES).min(self.trees.len())];
+        let mut leaves = vec![0f32; trees.len() * n_rows];
+        for (t, out) in trees.iter().zip(leaves.chunks_mut(n_rows.max(1))) {
+            tree::walk_to_leaves(t.walkable(), &self.rows, &self.starts, out, scratch);
+        }
+        leaves
+    }
+
+    /// Returns once all `n_groups` groups are settled. Called after the caller's own
+    /// [`work`](Self::work): every group is taken by then, so this waits at most for the
+    /// walks helpers are in the middle of.
+    fn wait_until_settled(&self, n_groups: usize) {
+        let mut spins = 0u32;
+        while self.settled.load(Ordering::Acquire) < n_groups {
+            if spins < SPINS_BEFORE_YIELD {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                // The helper may have lost its core: give it ours.
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Spins of [`SharedBatch::wait_until_settled`] before it yields its core (~ tens of µs).
+const SPINS_BEFORE_YIELD: u32 = 1 << 14;
+
+/// Locks a mutex of [`SharedBatch`]; a poisoned one still holds consistent data (each
+/// critical section is one `Range` step or one `push`).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Adds one tree's leaf value per row to the rows' sums of values and of squares.

@@ -42,7 +42,7 @@ impl RandomForestRegressor {
         for v in &self.importances {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        for t in &self.trees {
+        for t in self.trees.iter() {
             out.extend_from_slice(&(t.n_nodes() as u32).to_le_bytes());
             for n in t.stored_nodes() {
                 out.extend_from_slice(&n.value.to_le_bytes());
@@ -127,7 +127,7 @@ impl RandomForestRegressor {
             return Err(Error::format(what, "trailing bytes after the last tree"));
         }
         Ok(RandomForestRegressor {
-            trees,
+            trees: trees.into(),
             n_features,
             importances,
             oob_r2: oob.is_finite().then_some(oob),
