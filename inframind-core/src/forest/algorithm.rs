@@ -69,6 +69,9 @@ pub struct Prediction {
 pub struct RandomForestRegressor {
     /// Shared with the helpers of a batch prediction ([`SharedBatch`]).
     pub(crate) trees: Arc<[Tree]>,
+    /// Steps one row takes down every tree before the first look for walks that ended
+    /// ([`tree::first_look_across`] the trees).
+    pub(crate) row_first_look: u32,
     pub(crate) n_features: usize,
     pub(crate) importances: Vec<f64>,
     pub(crate) oob_r2: Option<f64>,
@@ -235,6 +238,7 @@ impl RandomForestRegressor {
             importances.iter_mut().for_each(|v| *v /= total);
         }
         Ok(RandomForestRegressor {
+            row_first_look: tree::first_look_across(&trees),
             trees: trees.into(),
             n_features: nf,
             importances,
@@ -302,7 +306,13 @@ impl RandomForestRegressor {
     /// at a time.
     pub(crate) fn predict_padded_row(&self, row: &[f32]) -> Prediction {
         let mut leaf = vec![0f32; self.trees.len()];
-        tree::walk_trees_to_leaves(&self.trees, row, &mut leaf, &mut WalkScratch::default());
+        tree::walk_trees_to_leaves(
+            &self.trees,
+            self.row_first_look,
+            row,
+            &mut leaf,
+            &mut WalkScratch::default(),
+        );
         let (mut sum, mut sum2) = (0.0, 0.0);
         for v in leaf.into_iter().map(f64::from) {
             sum += v;

@@ -64,6 +64,8 @@ pub(crate) struct Tree {
     /// Steps every row takes in [`walk_to_leaves`] before the first look for rows that
     /// reached their leaf, see [`first_look`].
     pub(crate) first_look: u32,
+    /// Number of leaves at each depth.
+    leaves_by_depth: Vec<u64>,
     n_features: u32,
 }
 
@@ -75,13 +77,17 @@ impl Tree {
         let mut depth = vec![0u32; nodes.len()];
         let mut max_depth = 0;
         let mut min_depth = u32::MAX;
-        let mut leaf_depths = Vec::new();
+        let mut leaves_by_depth = Vec::new();
         for i in 0..nodes.len() {
             let n = nodes[i];
             max_depth = max_depth.max(depth[i]);
             if n.feature() == LEAF {
                 min_depth = min_depth.min(depth[i]);
-                leaf_depths.push(depth[i]);
+                let d = depth[i] as usize;
+                if leaves_by_depth.len() <= d {
+                    leaves_by_depth.resize(d + 1, 0);
+                }
+                leaves_by_depth[d] += 1;
                 nodes[i] = Node {
                     value: n.value,
                     meta: nf | ((i as u32) << FEATURE_BITS),
@@ -100,7 +106,8 @@ impl Tree {
             nodes,
             depth: max_depth,
             shallowest: min_depth.min(max_depth),
-            first_look: first_look(&leaf_depths),
+            first_look: first_look(&leaves_by_depth),
+            leaves_by_depth,
             n_features: nf,
         }
     }
@@ -426,18 +433,16 @@ const STEPS_PER_CHECK: u32 = 4;
 /// 15 steps per row, about 3 steps a look.
 const LOOK_COST: u64 = 3;
 
-/// The first round's length for a tree whose leaves lie at `leaf_depths`: the one that
-/// minimises steps plus [`LOOK_COST`] per look, summed over the leaves as if rows reached each
-/// leaf equally often (leaves of a pruned tree hold about as many training rows each; leaves
-/// of a full-depth tree one or two). At least the shallowest leaf's depth (no row stops
-/// earlier), at most the deepest (one round), and 0 only for a single leaf.
-fn first_look(leaf_depths: &[u32]) -> u32 {
-    let shallowest = leaf_depths.iter().copied().min().unwrap_or(0);
-    let depth = leaf_depths.iter().copied().max().unwrap_or(0);
-    let mut by_depth = vec![0u64; depth as usize + 1];
-    for &d in leaf_depths {
-        by_depth[d as usize] += 1;
-    }
+/// The first round's length for walks that end at leaves of depth `d` as often as
+/// `leaves_by_depth[d]`: the one that minimises steps plus [`LOOK_COST`] per look, summed over
+/// the leaves as if rows reached each leaf equally often (leaves of a pruned tree hold about as
+/// many training rows each; leaves of a full-depth tree one or two). At least the shallowest
+/// leaf's depth (no walk stops earlier), at most the deepest (one round), and 0 only when
+/// every leaf is a root.
+fn first_look(leaves_by_depth: &[u64]) -> u32 {
+    let by_depth = leaves_by_depth;
+    let shallowest = by_depth.iter().position(|&n| n > 0).unwrap_or(0) as u32;
+    let depth = by_depth.iter().rposition(|&n| n > 0).unwrap_or(0) as u32;
     let cost = |first: u32| -> u64 {
         by_depth
             .iter()
@@ -500,11 +505,28 @@ pub(crate) fn walk_to_leaves(
     );
 }
 
+/// The first round of [`walk_trees_to_leaves`] down `trees`: [`first_look`] over the leaves
+/// of all of them (one row's walks end at the leaves of every tree).
+pub(crate) fn first_look_across(trees: &[Tree]) -> u32 {
+    let mut leaves_by_depth = Vec::new();
+    for t in trees {
+        if leaves_by_depth.len() < t.leaves_by_depth.len() {
+            leaves_by_depth.resize(t.leaves_by_depth.len(), 0);
+        }
+        for (all, &n) in leaves_by_depth.iter_mut().zip(&t.leaves_by_depth) {
+            *all += n;
+        }
+    }
+    first_look(&leaves_by_depth)
+}
+
 /// Walks one row (`n_features + 1` values, NaN last) down every tree and writes tree `t`'s
 /// leaf value into `out[t]`, [`LANES`] trees in lockstep, the way [`walk_to_leaves`] walks
-/// rows: a tree whose walk ended leaves the lockstep to the next one.
+/// rows: a tree whose walk ended leaves the lockstep to the next one. The first look for
+/// walks that ended comes after `first_look` steps ([`first_look_across`] the trees).
 pub(crate) fn walk_trees_to_leaves(
     trees: &[Tree],
+    first_look: u32,
     row: &[f32],
     out: &mut [f32],
     scratch: &mut WalkScratch,
@@ -517,13 +539,6 @@ pub(crate) fn walk_trees_to_leaves(
         t.walkable().check_rows(row, &[0]);
     }
     let depth = trees.iter().map(|t| t.depth).max().unwrap_or(0);
-    let shallowest = trees.iter().map(|t| t.shallowest).min().unwrap_or(0);
-    // No walk ends before `shallowest`; when all end about as deep, one round does them all.
-    let first_look = if depth <= shallowest + STEPS_PER_CHECK {
-        depth
-    } else {
-        shallowest.max(1)
-    };
     let base = [0usize; LANES];
     walk_items(
         depth,
@@ -1399,19 +1414,41 @@ mod tests {
 
     #[test]
     fn the_first_look_comes_when_it_saves_more_steps_than_it_costs() {
-        assert_eq!(first_look(&[0]), 0, "a single leaf: no step");
-        assert_eq!(first_look(&[7; 16]), 7, "leaves all as deep: one round");
+        let first_look_of = |leaf_depths: &[u32]| {
+            let mut by_depth = vec![0; 64];
+            leaf_depths.iter().for_each(|&d| by_depth[d as usize] += 1);
+            first_look(&by_depth)
+        };
+        assert_eq!(first_look_of(&[0]), 0, "a single leaf: no step");
+        assert_eq!(first_look_of(&[7; 16]), 7, "leaves all as deep: one round");
         // One leaf near the root must not cost the rows of 100 deep leaves three more looks.
         let mut one_shallow = vec![12; 100];
         one_shallow.push(1);
-        assert_eq!(first_look(&one_shallow), 12);
+        assert_eq!(first_look_of(&one_shallow), 12);
         // Half the rows stop at depth 2: looking there spares them 28 steps each.
         let halves: Vec<u32> = [2, 30].iter().flat_map(|&d| [d; 50]).collect();
-        assert_eq!(first_look(&halves), 2);
+        assert_eq!(first_look_of(&halves), 2);
         // Never before the shallowest leaf, never past the deepest.
-        for tree in trees_of_several_shapes().1 {
+        let trees = trees_of_several_shapes().1;
+        for tree in &trees {
             assert!((tree.shallowest..=tree.depth).contains(&tree.first_look));
         }
+        // Across trees: the leaves of all of them count, the stump's and the single leaf's too.
+        let mut all = Vec::new();
+        for t in &trees {
+            let mut stack = vec![(0, 0)];
+            while let Some((i, d)) = stack.pop() {
+                let n = t.nodes[i];
+                if n.right() == i {
+                    all.push(d);
+                } else {
+                    stack.extend([(i + 1, d + 1), (n.right(), d + 1)]);
+                }
+            }
+        }
+        assert_eq!(first_look_across(&trees), first_look_of(&all));
+        assert_eq!(first_look_across(&trees[3..]), 0, "only a single leaf");
+        assert_eq!(first_look_across(&[]), 0, "no tree");
     }
 
     #[test]
@@ -1422,12 +1459,21 @@ mod tests {
         let mut scratch = WalkScratch::default();
         for n in [0, 1, 3, 8, 9, 21] {
             let trees: Vec<Tree> = (0..n).map(|t| shapes[t * 5 % 4].clone()).collect();
-            for r in (0..d.n_rows).step_by(13) {
-                let row = &rows[r * stride..(r + 1) * stride];
-                let mut out = vec![f32::NAN; n];
-                walk_trees_to_leaves(&trees, row, &mut out, &mut scratch);
-                for (t, &got) in trees.iter().zip(&out) {
-                    assert_eq!(got, leaf_by_plain_walk(&t.nodes, d.n_features, row));
+            let depth = trees.iter().map(|t| t.depth).max().unwrap_or(0);
+            // The chosen first look, and any other.
+            let chosen = first_look_across(&trees);
+            for first_look in std::iter::once(chosen).chain(0..=depth + 1) {
+                for r in (0..d.n_rows).step_by(13) {
+                    let row = &rows[r * stride..(r + 1) * stride];
+                    let mut out = vec![f32::NAN; n];
+                    walk_trees_to_leaves(&trees, first_look, row, &mut out, &mut scratch);
+                    for (t, &got) in trees.iter().zip(&out) {
+                        assert_eq!(
+                            got,
+                            leaf_by_plain_walk(&t.nodes, d.n_features, row),
+                            "{n} trees, first look after {first_look} steps"
+                        );
+                    }
                 }
             }
         }
