@@ -59,8 +59,6 @@ pub(crate) struct Tree {
     nodes: Vec<Node>,
     /// Longest root-to-leaf path, in edges.
     pub(crate) depth: u32,
-    /// Shortest root-to-leaf path, in edges: no row can stop earlier.
-    pub(crate) shallowest: u32,
     /// Steps every row takes in [`walk_to_leaves`] before the first look for rows that
     /// reached their leaf, see [`first_look`].
     pub(crate) first_look: u32,
@@ -76,13 +74,11 @@ impl Tree {
         let nf = n_features as u32;
         let mut depth = vec![0u32; nodes.len()];
         let mut max_depth = 0;
-        let mut min_depth = u32::MAX;
         let mut leaves_by_depth = Vec::new();
         for i in 0..nodes.len() {
             let n = nodes[i];
             max_depth = max_depth.max(depth[i]);
             if n.feature() == LEAF {
-                min_depth = min_depth.min(depth[i]);
                 let d = depth[i] as usize;
                 if leaves_by_depth.len() <= d {
                     leaves_by_depth.resize(d + 1, 0);
@@ -105,7 +101,6 @@ impl Tree {
         Tree {
             nodes,
             depth: max_depth,
-            shallowest: min_depth.min(max_depth),
             first_look: first_look(&leaves_by_depth),
             leaves_by_depth,
             n_features: nf,
@@ -440,11 +435,10 @@ const LOOK_COST: u64 = 3;
 /// leaf's depth (no walk stops earlier), at most the deepest (one round), and 0 only when
 /// every leaf is a root.
 fn first_look(leaves_by_depth: &[u64]) -> u32 {
-    let by_depth = leaves_by_depth;
-    let shallowest = by_depth.iter().position(|&n| n > 0).unwrap_or(0) as u32;
-    let depth = by_depth.iter().rposition(|&n| n > 0).unwrap_or(0) as u32;
+    let shallowest = leaves_by_depth.iter().position(|&n| n > 0).unwrap_or(0) as u32;
+    let depth = leaves_by_depth.iter().rposition(|&n| n > 0).unwrap_or(0) as u32;
     let cost = |first: u32| -> u64 {
-        by_depth
+        leaves_by_depth
             .iter()
             .enumerate()
             .map(|(d, &leaves)| {
@@ -1360,10 +1354,10 @@ mod tests {
             trees.push(compact(&grown, min_split, d.n_features).unwrap().0);
         }
         for t in &trees {
-            assert_eq!((t.depth, t.shallowest), longest_and_shortest_path(&t.nodes));
+            assert_eq!(t.depth, longest_and_shortest_path(&t.nodes).0);
         }
         assert!(
-            trees[0].depth > trees[0].shallowest + STEPS_PER_CHECK,
+            trees[0].depth > longest_and_shortest_path(&trees[0].nodes).1 + STEPS_PER_CHECK,
             "a ragged tree"
         );
         assert_eq!(trees[3].nodes.len(), 1, "a single leaf");
@@ -1431,7 +1425,8 @@ mod tests {
         // Never before the shallowest leaf, never past the deepest.
         let trees = trees_of_several_shapes().1;
         for tree in &trees {
-            assert!((tree.shallowest..=tree.depth).contains(&tree.first_look));
+            let shallowest = longest_and_shortest_path(&tree.nodes).1;
+            assert!((shallowest..=tree.depth).contains(&tree.first_look));
         }
         // Across trees: the leaves of all of them count, the stump's and the single leaf's too.
         let mut all = Vec::new();
