@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::hyperparams::{LeafSize, RandomForestValidParams};
 use super::tree::{
-    self, GrowParams, Presorted, RowSets, Tree, WalkScratch, MAX_FEATURES, MAX_NODES,
+    self, GrowParams, Presorted, RowSets, Tree, Trees, WalkScratch, MAX_FEATURES, MAX_NODES,
 };
 use crate::error::{Error, Result};
 
@@ -67,11 +67,7 @@ pub struct Prediction {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RandomForestRegressor {
-    /// Shared with the helpers of a batch prediction ([`SharedBatch`]).
-    pub(crate) trees: Arc<[Tree]>,
-    /// Steps one row takes down every tree before the first look for walks that ended
-    /// ([`tree::first_look_across`] the trees).
-    pub(crate) row_first_look: u32,
+    pub(crate) trees: Trees,
     pub(crate) n_features: usize,
     pub(crate) importances: Vec<f64>,
     pub(crate) oob_r2: Option<f64>,
@@ -238,7 +234,6 @@ impl RandomForestRegressor {
             importances.iter_mut().for_each(|v| *v /= total);
         }
         Ok(RandomForestRegressor {
-            row_first_look: tree::first_look_across(&trees),
             trees: trees.into(),
             n_features: nf,
             importances,
@@ -308,7 +303,7 @@ impl RandomForestRegressor {
         let mut leaf = vec![0f32; self.trees.len()];
         tree::walk_trees_to_leaves(
             &self.trees,
-            self.row_first_look,
+            self.trees.row_first_look,
             row,
             &mut leaf,
             &mut WalkScratch::default(),
@@ -391,7 +386,7 @@ impl RandomForestRegressor {
             return self.predict_rows_one_thread(rows);
         }
         let batch = Arc::new(SharedBatch {
-            trees: Arc::clone(&self.trees),
+            trees: self.trees.shared(),
             rows: rows.to_vec(),
             starts: row_starts(n_rows, stride),
             untaken: Mutex::new(0..n_groups),

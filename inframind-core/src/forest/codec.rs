@@ -8,7 +8,7 @@
 //! corrupt file is an error, never a panic or an out-of-bounds walk.
 
 use super::algorithm::RandomForestRegressor;
-use super::tree::{first_look_across, Node, Tree, MAX_FEATURES, MAX_NODES};
+use super::tree::{Node, Tree, MAX_FEATURES, MAX_NODES};
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"IMRF";
@@ -127,7 +127,6 @@ impl RandomForestRegressor {
             return Err(Error::format(what, "trailing bytes after the last tree"));
         }
         Ok(RandomForestRegressor {
-            row_first_look: first_look_across(&trees),
             trees: trees.into(),
             n_features,
             importances,

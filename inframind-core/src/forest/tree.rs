@@ -2,6 +2,8 @@
 //! explicit stack (a degenerate dataset cannot overflow the thread's stack), stored in preorder
 //! so that a node's left child is the next node.
 
+use std::sync::Arc;
+
 use rand::seq::index::sample;
 use rand::Rng;
 
@@ -499,9 +501,41 @@ pub(crate) fn walk_to_leaves(
     );
 }
 
+/// A forest's trees, shared with the helpers of a batch prediction, with the first look of one
+/// row's walk down all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Trees {
+    all: Arc<[Tree]>,
+    /// [`first_look_across`] the trees, for [`walk_trees_to_leaves`].
+    pub(crate) row_first_look: u32,
+}
+
+impl From<Vec<Tree>> for Trees {
+    fn from(trees: Vec<Tree>) -> Self {
+        Trees {
+            row_first_look: first_look_across(&trees),
+            all: trees.into(),
+        }
+    }
+}
+
+impl std::ops::Deref for Trees {
+    type Target = [Tree];
+    fn deref(&self) -> &[Tree] {
+        &self.all
+    }
+}
+
+impl Trees {
+    /// The trees, for a thread that may outlive the borrow of the forest.
+    pub(crate) fn shared(&self) -> Arc<[Tree]> {
+        Arc::clone(&self.all)
+    }
+}
+
 /// The first round of [`walk_trees_to_leaves`] down `trees`: [`first_look`] over the leaves
 /// of all of them (one row's walks end at the leaves of every tree).
-pub(crate) fn first_look_across(trees: &[Tree]) -> u32 {
+fn first_look_across(trees: &[Tree]) -> u32 {
     let mut leaves_by_depth = Vec::new();
     for t in trees {
         if leaves_by_depth.len() < t.leaves_by_depth.len() {
