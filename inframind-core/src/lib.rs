@@ -46,6 +46,7 @@ pub mod demo;
 pub mod error;
 pub mod features;
 pub mod forest;
+#[cfg(feature = "healing")]
 pub mod healing;
 pub mod model;
 pub mod optimizer;
@@ -53,7 +54,7 @@ pub mod store;
 pub mod telemetry;
 pub mod tool_env;
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "collect"))]
 pub mod collect;
 
 pub use error::{Error, Result};
