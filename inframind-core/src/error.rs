@@ -72,6 +72,16 @@ pub enum Error {
     #[error("no safe configuration: {0}")]
     NoSafeConfig(String),
 
+    /// A model store holds no usable model for a pipeline: none was saved, or no stored
+    /// version decodes.
+    #[error("no usable model for pipeline {pipeline:?}: {detail}")]
+    NotStored {
+        /// The pipeline asked for.
+        pipeline: String,
+        /// `no model stored`, or which versions failed to decode and why.
+        detail: String,
+    },
+
     /// A file-system operation failed.
     #[error("{op} {path}: {source}")]
     Io {
@@ -165,7 +175,137 @@ pub enum Error {
     },
 }
 
+/// The family of an [`Error`]: what a caller branches on, and what each host maps to its own
+/// codes (a C status, a Python exception class, an HTTP status) in one place.
+///
+/// The message says what went wrong; the kind only says what sort of thing it is, so it stays
+/// stable when messages are reworded or variants are added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A run, step, config, context, parameter, row or JSON document the caller sent is
+    /// invalid; [`Error::field`] names the field when there is one.
+    InvalidInput,
+    /// Too few (usable) runs to do what was asked, e.g. to train a model.
+    NotEnoughData,
+    /// No configuration satisfies the safety guards, even at one job.
+    NoSafeConfig,
+    /// A model cannot be used: corrupt or foreign bytes, or another feature schema.
+    Model,
+    /// A model store holds no usable model for the pipeline.
+    NotStored,
+    /// A file, folder or process that was named does not exist.
+    NotFound,
+    /// Another operating-system error (permissions, a full disk...).
+    Io,
+    /// A remediation policy, label matcher or log pattern is invalid.
+    Policy,
+    /// A collector cannot read what it measures (`/proc`, a cache tool's statistics).
+    Collector,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order (for hosts' tables and their tests).
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::InvalidInput,
+        ErrorKind::NotEnoughData,
+        ErrorKind::NoSafeConfig,
+        ErrorKind::Model,
+        ErrorKind::NotStored,
+        ErrorKind::NotFound,
+        ErrorKind::Io,
+        ErrorKind::Policy,
+        ErrorKind::Collector,
+    ];
+
+    /// The kind's stable snake_case name, e.g. `invalid_input` (used in the REST API's error
+    /// `code` and in the hosts' mapping tables).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::NotEnoughData => "not_enough_data",
+            ErrorKind::NoSafeConfig => "no_safe_config",
+            ErrorKind::Model => "model",
+            ErrorKind::NotStored => "not_stored",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Io => "io",
+            ErrorKind::Policy => "policy",
+            ErrorKind::Collector => "collector",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ErrorKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid_field(
+                    "kind",
+                    format!("{s:?}"),
+                    "must be one of invalid_input, not_enough_data, no_safe_config, model, \
+                     not_stored, not_found, io, policy, collector",
+                )
+            })
+    }
+}
+
 impl Error {
+    /// The family of this error: the one thing hosts and callers branch on.
+    ///
+    /// ```
+    /// use inframind_core::{Error, ErrorKind};
+    /// let e = Error::invalid_field("duration_s", -1, "must be 0 or more");
+    /// assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    /// assert_eq!(e.field(), Some("duration_s"));
+    /// assert_eq!(Error::NoSafeConfig("...".into()).kind(), ErrorKind::NoSafeConfig);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidField { .. }
+            | Error::InvalidParams { .. }
+            | Error::FeatureCount { .. }
+            | Error::Json { .. }
+            | Error::Payload { .. } => ErrorKind::InvalidInput,
+            Error::NotEnoughData(_) => ErrorKind::NotEnoughData,
+            Error::NoSafeConfig(_) => ErrorKind::NoSafeConfig,
+            Error::SchemaMismatch { .. } | Error::Format { .. } => ErrorKind::Model,
+            Error::NotStored { .. } => ErrorKind::NotStored,
+            Error::ProcessNotFound { .. } => ErrorKind::NotFound,
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                ErrorKind::NotFound
+            }
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Policy { .. } | Error::Pattern { .. } | Error::Matcher { .. } => {
+                ErrorKind::Policy
+            }
+            Error::Collector { .. } | Error::CacheStats { .. } => ErrorKind::Collector,
+        }
+    }
+
+    /// The input field at fault, when the error names one: `steps[2].duration_s`, a
+    /// hyperparameter such as `n_trees`, a policy's `condition.matchers[1]`, an alert payload's
+    /// `alerts[0].startsAt`, or `pid` for a process that does not exist.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::InvalidField { field, .. }
+            | Error::Policy { field, .. }
+            | Error::Payload { field, .. } => Some(field),
+            Error::InvalidParams { param, .. } => Some(param),
+            Error::ProcessNotFound { .. } => Some("pid"),
+            _ => None,
+        }
+    }
+
     /// Puts `prefix.` in front of the field of an [`Error::InvalidField`] (so a step's error
     /// names `history[3].steps[0].duration_s`); other errors, and an empty prefix, pass as they
     /// are.
@@ -222,5 +362,48 @@ impl Error {
 impl From<linfa::Error> for Error {
     fn from(e: linfa::Error) -> Self {
         Error::NotEnoughData(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hosts' mapping table lists every kind once, in `ErrorKind::ALL` order, by its name.
+    #[test]
+    fn the_hosts_table_lists_every_kind_in_order() {
+        let table = include_str!("../tests/data/error_kinds.tsv");
+        let kinds: Vec<&str> = table
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .skip(1)
+            .map(|l| l.split('\t').next().unwrap_or(""))
+            .collect();
+        let expected: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(kinds, expected);
+        for k in ErrorKind::ALL {
+            assert_eq!(k.as_str().parse::<ErrorKind>().ok(), Some(k));
+        }
+    }
+
+    #[test]
+    fn io_errors_sort_by_what_the_os_said() {
+        let missing = Error::io("read", "/x", std::io::ErrorKind::NotFound.into());
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+        let denied = Error::io("read", "/x", std::io::ErrorKind::PermissionDenied.into());
+        assert_eq!(denied.kind(), ErrorKind::Io);
+        let pid = Error::ProcessNotFound {
+            pid: 1,
+            reason: "exited".into(),
+        };
+        assert_eq!(
+            (pid.kind(), pid.field()),
+            (ErrorKind::NotFound, Some("pid"))
+        );
+        let count = Error::FeatureCount {
+            expected: 3,
+            found: 2,
+        };
+        assert_eq!(count.kind(), ErrorKind::InvalidInput);
     }
 }

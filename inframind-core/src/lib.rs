@@ -42,6 +42,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod atomic_file;
 pub mod demo;
 pub mod error;
 pub mod features;
@@ -50,6 +51,8 @@ pub mod forest;
 pub mod healing;
 pub mod model;
 pub mod optimizer;
+pub mod retrain;
+pub mod rules;
 pub mod store;
 pub mod telemetry;
 pub mod tool_env;
@@ -57,9 +60,10 @@ pub mod tool_env;
 #[cfg(all(target_os = "linux", feature = "collect"))]
 pub mod collect;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use forest::{Prediction, RandomForestParams, RandomForestRegressor};
 pub use model::DurationModel;
 pub use optimizer::{Optimizer, OptimizerParams, Suggestion};
+pub use retrain::{RetrainPolicy, RetrainReason, TrainingProgress};
 pub use store::ModelStore;
 pub use telemetry::{BuildConfig, BuildRun, BuildStep, Capacity, RunContext, RunStatus};

@@ -76,9 +76,10 @@ impl DurationModel {
         let params = params.check()?;
         validate_history(history, 0)?;
         let (rows, y) = features::training_rows(history);
-        if rows.len() < 2 {
+        if rows.len() < crate::retrain::MIN_TRAINING_RUNS as usize {
             return Err(Error::NotEnoughData(format!(
-                "training needs at least 2 successful runs, the history has {}",
+                "training needs at least {} successful runs, the history has {}",
+                crate::retrain::MIN_TRAINING_RUNS,
                 rows.len()
             )));
         }
@@ -298,7 +299,7 @@ impl DurationModel {
     /// Writes the model to `path` atomically (a temporary file in the same folder, then a
     /// rename), so a reader never sees half a model.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::store::write_atomic(path.as_ref(), &self.to_bytes())
+        crate::atomic_file::write_atomic(path.as_ref(), &self.to_bytes())
     }
 
     /// Reads a model from `path`.

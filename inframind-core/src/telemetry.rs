@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::rules::{self, is_duration};
 
 /// Bytes in one GiB, the unit features use for memory.
 pub const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -33,34 +34,16 @@ impl BuildConfig {
 
     /// Checks every field; `prefix` names where the config sits (e.g. `config`).
     pub fn validate(&self, prefix: &str) -> Result<()> {
-        if self.concurrency == 0 {
-            return Err(Error::invalid_field(
-                format!("{prefix}.concurrency"),
-                0,
-                "must be at least 1 parallel job",
-            ));
-        }
-        if !self.cpu_cores.is_finite() || self.cpu_cores <= 0.0 {
-            return Err(Error::invalid_field(
-                format!("{prefix}.cpu_cores"),
-                self.cpu_cores,
-                "must be a finite number of cores above 0",
-            ));
-        }
-        if self.memory_bytes == 0 {
-            return Err(Error::invalid_field(
-                format!("{prefix}.memory_bytes"),
-                0,
-                "must be above 0 bytes",
-            ));
-        }
-        Ok(())
+        rules::check_concurrency(&format!("{prefix}.concurrency"), self.concurrency)?;
+        rules::check_cpu_cores(&format!("{prefix}.cpu_cores"), self.cpu_cores)?;
+        rules::check_bytes(&format!("{prefix}.memory_bytes"), self.memory_bytes, true)
     }
 }
 
 /// How a build ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RunStatus {
     /// Still running (a run started but not completed).
     Running,
@@ -78,6 +61,39 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// Every status, in declaration order.
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Running,
+        RunStatus::Success,
+        RunStatus::Failure,
+        RunStatus::OomKilled,
+        RunStatus::Timeout,
+        RunStatus::Cancelled,
+    ];
+
+    /// The status's name in JSON, in the REST API and in databases: `running`, `success`,
+    /// `failure`, `oom_killed`, `timeout` or `cancelled`.
+    ///
+    /// ```
+    /// use inframind_core::RunStatus;
+    /// for s in RunStatus::ALL {
+    ///     assert_eq!(s.as_str().parse::<RunStatus>()?, s);
+    ///     assert_eq!(serde_json::to_string(&s)?, format!("\"{}\"", s.as_str()));
+    /// }
+    /// assert!("killed".parse::<RunStatus>().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Failure => "failure",
+            RunStatus::OomKilled => "oom_killed",
+            RunStatus::Timeout => "timeout",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
     /// Whether the run finished with a result the model can learn a duration from.
     pub fn is_success(self) -> bool {
         self == RunStatus::Success
@@ -89,6 +105,29 @@ impl RunStatus {
             self,
             RunStatus::Failure | RunStatus::OomKilled | RunStatus::Timeout
         )
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid_field(
+                    "status",
+                    format!("{s:?}"),
+                    "must be one of running, success, failure, oom_killed, timeout, cancelled",
+                )
+            })
     }
 }
 
@@ -146,23 +185,27 @@ impl BuildStep {
     /// [`validate`](Self::validate) with a prefix that is only formatted into an error: a valid
     /// history costs no allocation.
     fn validate_at(&self, prefix: impl std::fmt::Display) -> Result<()> {
-        if self.name.trim().is_empty() {
-            return Err(Error::invalid_field(
-                format!("{prefix}.name"),
-                "\"\"",
-                "a step needs a name",
-            ));
+        if self.name.trim().is_empty()
+            || self.name.len() > rules::MAX_NAME_BYTES
+            || self.name.contains('\0')
+        {
+            rules::check_name(&format!("{prefix}.name"), &self.name)?;
         }
         if !is_duration(self.duration_s) {
-            check_duration(&format!("{prefix}.duration_s"), self.duration_s)?;
+            rules::check_duration(&format!("{prefix}.duration_s"), self.duration_s)?;
         }
         if let Some(cpu) = self.cpu_seconds {
-            if !cpu.is_finite() || cpu < 0.0 {
-                return Err(Error::invalid_field(
-                    format!("{prefix}.cpu_seconds"),
-                    cpu,
-                    "must be a finite number of seconds, 0 or more",
-                ));
+            rules::check_cpu_seconds(&format!("{prefix}.cpu_seconds"), cpu)?;
+        }
+        for (name, v) in [
+            ("max_rss_bytes", self.max_rss_bytes),
+            ("io_read_bytes", self.io_read_bytes),
+            ("io_write_bytes", self.io_write_bytes),
+            ("cache_hits", self.cache_hits),
+            ("cache_misses", self.cache_misses),
+        ] {
+            if let Some(v) = v.filter(|&v| v > rules::MAX_BYTES) {
+                rules::check_bytes(&format!("{prefix}.{name}"), v, false)?;
             }
         }
         Ok(())
@@ -214,17 +257,13 @@ impl BuildRun {
 
     /// Checks every field and names the first bad one.
     pub fn validate(&self) -> Result<()> {
-        if self.run_id.trim().is_empty() {
-            return Err(Error::invalid_field("run_id", "\"\"", "a run needs an id"));
+        rules::check_name("run_id", &self.run_id)?;
+        rules::check_name("pipeline", &self.pipeline)?;
+        rules::check_name("tool", &self.tool)?;
+        rules::check_duration("duration_s", self.duration_s)?;
+        if let Some(rss) = self.max_rss_bytes {
+            rules::check_bytes("max_rss_bytes", rss, false)?;
         }
-        if self.pipeline.trim().is_empty() {
-            return Err(Error::invalid_field(
-                "pipeline",
-                "\"\"",
-                "a run needs a pipeline name",
-            ));
-        }
-        check_duration("duration_s", self.duration_s)?;
         self.config.validate("config")?;
         for (i, step) in self.steps.iter().enumerate() {
             step.validate_at(StepPath(i))?;
@@ -378,7 +417,7 @@ impl RunContext {
             ("context.max_step_duration_s", self.max_step_duration_s),
         ] {
             if let Some(v) = v {
-                check_duration(name, v)?;
+                rules::check_duration(name, v)?;
             }
         }
         if let Some(gb) = self.max_rss_gb {
@@ -399,22 +438,15 @@ impl RunContext {
                 ));
             }
         }
+        if let Some(rss) = self.max_rss_bytes {
+            rules::check_bytes("context.max_rss_bytes", rss, false)?;
+        }
         if let Some(cap) = &self.capacity {
             if let Some(c) = cap.cpu_cores {
-                if !c.is_finite() || c <= 0.0 {
-                    return Err(Error::invalid_field(
-                        "context.capacity.cpu_cores",
-                        c,
-                        "must be a finite number of cores above 0",
-                    ));
-                }
+                rules::check_cpu_cores("context.capacity.cpu_cores", c)?;
             }
-            if cap.memory_bytes == Some(0) {
-                return Err(Error::invalid_field(
-                    "context.capacity.memory_bytes",
-                    0,
-                    "must be above 0 bytes",
-                ));
+            if let Some(m) = cap.memory_bytes {
+                rules::check_bytes("context.capacity.memory_bytes", m, true)?;
             }
         }
         Ok(())
@@ -448,21 +480,6 @@ impl std::fmt::Display for StepPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "steps[{}]", self.0)
     }
-}
-
-fn is_duration(v: f64) -> bool {
-    v.is_finite() && v >= 0.0
-}
-
-fn check_duration(field: &str, v: f64) -> Result<()> {
-    if !is_duration(v) {
-        return Err(Error::invalid_field(
-            field,
-            v,
-            "must be a finite number of seconds, 0 or more",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -48,27 +48,12 @@ pub fn now_s() -> f64 {
 
 /// The contract's name of a status.
 pub fn status_str(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Running => "running",
-        RunStatus::Success => "success",
-        RunStatus::Failure => "failure",
-        RunStatus::OomKilled => "oom_killed",
-        RunStatus::Timeout => "timeout",
-        RunStatus::Cancelled => "cancelled",
-    }
+    s.as_str()
 }
 
 /// A status from its stored name.
 pub fn parse_status(s: &str) -> Option<RunStatus> {
-    Some(match s {
-        "running" => RunStatus::Running,
-        "success" => RunStatus::Success,
-        "failure" => RunStatus::Failure,
-        "oom_killed" => RunStatus::OomKilled,
-        "timeout" => RunStatus::Timeout,
-        "cancelled" => RunStatus::Cancelled,
-        _ => return None,
-    })
+    s.parse().ok()
 }
 
 /// A run to start.
