@@ -6,7 +6,7 @@
 //! scripts/suites/20-collect.sh, which installs them and sets `CCACHE_DIR`, `SCCACHE_DIR` and
 //! `SCCACHE_SERVER_PORT` to throw-away values (and stops that sccache server afterwards), and
 //! `IM_PYTHON` to the project venv's python with psutil.
-#![cfg(target_os = "linux")]
+#![cfg(all(target_os = "linux", feature = "collect"))]
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;

@@ -2,7 +2,7 @@
 //! hold memory and write to disk), checked with an independent reader: this file's own
 //! parsing of /proc/PID/stat, /proc/PID/status (VmRSS) and /proc/PID/io, with the clock tick
 //! from `getconf CLK_TCK`.
-#![cfg(target_os = "linux")]
+#![cfg(all(target_os = "linux", feature = "collect"))]
 
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
