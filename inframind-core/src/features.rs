@@ -131,7 +131,7 @@ impl FeatureSchema {
             text.push_str(n);
         }
         FeatureSchema {
-            fingerprint: format!("{:016x}", crate::forest::fnv1a64(text.as_bytes())),
+            fingerprint: format!("{:016x}", crate::hash::fnv1a64(text.as_bytes())),
             names,
         }
     }

@@ -47,6 +47,7 @@ pub mod demo;
 pub mod error;
 pub mod features;
 pub mod forest;
+mod hash;
 #[cfg(feature = "healing")]
 pub mod healing;
 pub mod model;

@@ -10,21 +10,11 @@
 use super::algorithm::RandomForestRegressor;
 use super::tree::{Node, Tree, MAX_FEATURES, MAX_NODES};
 use crate::error::{Error, Result};
+use crate::hash::fnv1a64;
 
 const MAGIC: &[u8; 4] = b"IMRF";
 /// Version of the forest encoding written by this build.
 pub const FOREST_FORMAT_VERSION: u16 = 1;
-
-/// FNV-1a, 64 bit: enough to catch truncation and bit rot (not an integrity guarantee
-/// against a malicious writer; the store is trusted).
-pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
 
 impl RandomForestRegressor {
     /// Serializes the forest (8 bytes a node plus a small header).

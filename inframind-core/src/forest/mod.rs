@@ -10,6 +10,8 @@ mod hyperparams;
 mod tree;
 
 pub use algorithm::{Prediction, RandomForestRegressor};
+pub(crate) use codec::Reader;
 pub use codec::FOREST_FORMAT_VERSION;
-pub(crate) use codec::{fnv1a64, Reader};
 pub use hyperparams::{LeafSize, RandomForestParams, RandomForestValidParams};
+
+pub(crate) use crate::hash::fnv1a64;
