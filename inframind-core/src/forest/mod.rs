@@ -5,8 +5,13 @@
 //! itself out of bag, reports feature importances, and serializes to a compact versioned form.
 
 mod algorithm;
+mod batch;
 mod codec;
+#[cfg(test)]
+mod fixtures;
+mod grow;
 mod hyperparams;
+mod oob;
 mod tree;
 
 pub use algorithm::{Prediction, RandomForestRegressor};
