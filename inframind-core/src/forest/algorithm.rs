@@ -5,6 +5,7 @@ use linfa::traits::{Fit, PredictInplace};
 use ndarray::{Array1, ArrayBase, ArrayView2, Data, Ix2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+#[cfg(feature = "parallel")]
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -129,8 +130,9 @@ impl RandomForestRegressor {
         let grow_trees = |range: std::ops::Range<usize>,
                           grow: &GrowParams|
          -> Vec<(Vec<grow::GrowNode>, Vec<u32>)> {
+            #[cfg(feature = "parallel")]
+            let range = range.into_par_iter();
             range
-                .into_par_iter()
                 .map(|t| {
                     let mut rng = ChaCha8Rng::seed_from_u64(
                         params.seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
@@ -179,8 +181,11 @@ impl RandomForestRegressor {
             grow.min_split = min_split;
             grown.extend(grow_trees(n_probe..params.n_trees, &grow));
         }
-        let compacted: Vec<(Tree, Vec<f64>)> = grown
-            .par_iter()
+        #[cfg(feature = "parallel")]
+        let grown_trees = grown.par_iter();
+        #[cfg(not(feature = "parallel"))]
+        let grown_trees = grown.iter();
+        let compacted: Vec<(Tree, Vec<f64>)> = grown_trees
             .map(|(nodes, _)| grow::compact(nodes, min_split, nf))
             .collect::<std::result::Result<_, usize>>()
             .map_err(|n_nodes| Error::InvalidParams {
@@ -339,12 +344,18 @@ impl RandomForestRegressor {
     /// (see [`tree::walk_to_leaves`]): the walks are independent, so the CPU overlaps their
     /// memory loads instead of mispredicting each turn.
     ///
-    /// A batch worth sharing is shared with the other threads of rayon's pool (see the `batch`
-    /// module); each row still sums its trees in the same order, so the result does not depend
-    /// on the number of threads.
+    /// With the `parallel` feature, a batch worth sharing is shared with the other threads of
+    /// rayon's pool (see the `batch` module); each row still sums its trees in the same order,
+    /// so the result does not depend on the number of threads, nor on the feature.
     pub(crate) fn predict_rows_f32(&self, rows: &[f32]) -> Vec<Prediction> {
-        let helpers = self.batch_helpers(rows.len() / self.row_stride());
-        self.predict_rows_shared_by(rows, helpers)
+        #[cfg(feature = "parallel")]
+        {
+            let helpers = self.batch_helpers(rows.len() / self.row_stride());
+            if helpers > 0 {
+                return self.predict_rows_shared_by(rows, helpers);
+            }
+        }
+        self.predict_rows_one_thread(rows)
     }
 
     pub(super) fn predict_rows_one_thread(&self, rows: &[f32]) -> Vec<Prediction> {

@@ -1,10 +1,12 @@
 //! A random forest regressor on `ndarray`, with linfa's `Fit` / `Predict` traits.
 //!
 //! linfa-trees 0.8 only classifies; this forest regresses. It trains its trees in parallel
-//! (rayon) and is deterministic for a seed, predicts a mean and a spread across trees, scores
-//! itself out of bag, reports feature importances, and serializes to a compact versioned form.
+//! (rayon, with the `parallel` feature) and is deterministic for a seed whatever the thread
+//! count, predicts a mean and a spread across trees, scores itself out of bag, reports feature
+//! importances, and serializes to a compact versioned form.
 
 mod algorithm;
+#[cfg(feature = "parallel")]
 mod batch;
 mod codec;
 #[cfg(test)]

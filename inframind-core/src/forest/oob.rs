@@ -1,5 +1,6 @@
 //! Out-of-bag scores: each row predicted only by the trees whose bootstrap left it out.
 
+#[cfg(feature = "parallel")]
 use rayon::prelude::*;
 
 use super::grow::{self, GrowNode, Presorted};
@@ -23,8 +24,10 @@ pub(super) fn oob_r2_compact(data: &Presorted, trees: &[(&Tree, &[u32])]) -> Opt
             rows[i * stride + f] = v;
         }
     }
-    let per_chunk: Vec<Vec<(f64, u32)>> = (0..n.div_ceil(OOB_CHUNK_ROWS))
-        .into_par_iter()
+    let chunks = 0..n.div_ceil(OOB_CHUNK_ROWS);
+    #[cfg(feature = "parallel")]
+    let chunks = chunks.into_par_iter();
+    let per_chunk: Vec<Vec<(f64, u32)>> = chunks
         .map(|c| {
             let lo = c * OOB_CHUNK_ROWS;
             let hi = (lo + OOB_CHUNK_ROWS).min(n);
@@ -80,8 +83,10 @@ pub(super) fn oob_r2_per_level(
     let n = data.n_rows;
     let nf = data.n_features;
     let l = levels.len();
-    let per_row: Vec<Option<Vec<f64>>> = (0..n)
-        .into_par_iter()
+    let rows = 0..n;
+    #[cfg(feature = "parallel")]
+    let rows = rows.into_par_iter();
+    let per_row: Vec<Option<Vec<f64>>> = rows
         .map(|i| {
             let row: Vec<f32> = (0..nf).map(|f| data.values[f * n + i]).collect();
             let mut acc = vec![0.0; l];

@@ -116,6 +116,7 @@ impl std::ops::Deref for Trees {
 }
 
 impl Trees {
+    #[cfg(feature = "parallel")]
     /// The trees, for a thread that may outlive the borrow of the forest.
     pub(crate) fn shared(&self) -> Arc<[Tree]> {
         Arc::clone(&self.all)
