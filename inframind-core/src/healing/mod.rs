@@ -13,28 +13,33 @@
 //!
 //! # CI failure logs
 //!
-//! [`classify`] names the cause of a failed build log (`oom`, `disk_full`, `network`...), with
+//! [`classify()`] names the cause of a failed build log (`oom`, `disk_full`, `network`...), with
 //! the evidence lines and a typed [`Remediation`]; it declines (`unknown`) when the log does not
 //! show the cause. [`Classifier`] takes user pattern files and streams big logs with bounded
 //! memory ([`Classifier::classify_reader`]).
 
 mod alert;
+mod category;
 mod classify;
 mod condition;
 mod evaluate;
+mod log_text;
 mod matcher;
 mod params;
 mod patterns;
 mod policy;
+mod remediation;
 mod safety;
 
 pub use alert::{fingerprint, Alert, AlertStatus, LabelSet, Webhook, WEBHOOK_VERSION};
+pub use category::Category;
 pub use classify::{
-    classify, run_status, Category, Classification, Classifier, CleanTarget, Evidence, Remediation,
-    RetryPolicy, DEFAULT_MIN_SCORE, MAX_LINE_BYTES, STRONG_CAUSE_SCORE,
+    classify, run_status, Classification, Classifier, Evidence, DEFAULT_MIN_SCORE,
+    STRONG_CAUSE_SCORE,
 };
 pub use condition::Condition;
 pub use evaluate::{Action, AuditRecord, Decision, EvalOptions, Evaluation, Outcome};
+pub use log_text::MAX_LINE_BYTES;
 pub use matcher::{parse_matchers, MatchType, Matcher};
 pub use params::{Source, Template, Unresolved};
 pub use patterns::{PatternSpec, BUILTIN_PATTERNS};
@@ -42,4 +47,5 @@ pub use policy::{
     ActionSpec, DurationSpec, Policy, PolicySet, PolicySpec, SafetySpec, DEFAULT_PRIORITY,
     DEFAULT_RATE_WINDOW,
 };
+pub use remediation::{CleanTarget, Remediation, RetryPolicy};
 pub use safety::{Clock, ManualClock, SafetyConfig, SafetyState, SystemClock};

@@ -20,7 +20,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::healing::classify::{Category, Remediation};
+use crate::healing::category::Category;
+use crate::healing::remediation::Remediation;
 
 /// The built-in pattern library (YAML).
 pub const BUILTIN_PATTERNS: &str = include_str!("patterns.yaml");
