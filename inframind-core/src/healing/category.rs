@@ -12,6 +12,7 @@ use crate::telemetry::RunStatus;
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Category {
     /// Out of memory: the OOM killer, exit 137, `Killed (program cc1plus)`, heap exhausted.
     Oom,

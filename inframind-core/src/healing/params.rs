@@ -14,6 +14,7 @@ use crate::healing::alert::Alert;
 
 /// Where a placeholder takes its value from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Source {
     /// `${label.NAME}`.
     Label(String),

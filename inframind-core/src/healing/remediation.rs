@@ -129,6 +129,7 @@ impl RetryPolicy {
 /// What to clean before retrying after a full disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum CleanTarget {
     /// The job's workspace / checkout.
     Workspace,
@@ -143,6 +144,7 @@ pub enum CleanTarget {
 /// What to do about a classified failure. Hosts act on it; the core decides.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Remediation {
     /// Record the run as `mark_status` (OOM-killed, so the optimizer raises the memory floor),
     /// lower the concurrency by `concurrency_factor`, then retry.
