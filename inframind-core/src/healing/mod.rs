@@ -17,12 +17,16 @@
 //! the evidence lines and a typed [`Remediation`]; it declines (`unknown`) when the log does not
 //! show the cause. [`Classifier`] takes user pattern files and streams big logs with bounded
 //! memory ([`Classifier::classify_reader`]).
+//!
+//! [`final_status()`] is the rule a host applies when a run finishes: which status to record from
+//! what the CI reported and the log, and the classification when there is one.
 
 mod alert;
 mod category;
 mod classify;
 mod condition;
 mod evaluate;
+mod final_status;
 mod log_text;
 mod matcher;
 mod params;
@@ -39,6 +43,7 @@ pub use classify::{
 };
 pub use condition::Condition;
 pub use evaluate::{Action, AuditRecord, Decision, EvalOptions, Evaluation, Outcome};
+pub use final_status::final_status;
 pub use log_text::MAX_LINE_BYTES;
 pub use matcher::{parse_matchers, MatchType, Matcher};
 pub use params::{Source, Template, Unresolved};
