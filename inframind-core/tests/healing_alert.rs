@@ -1,3 +1,4 @@
+#![cfg(feature = "healing")]
 //! Alertmanager webhook payloads through the public API: parsing, field-naming errors, the JSON
 //! round trip and Alertmanager's fingerprint.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

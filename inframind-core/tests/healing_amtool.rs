@@ -1,3 +1,4 @@
+#![cfg(feature = "healing")]
 //! Conformance of our Alertmanager matchers with Alertmanager itself: every verdict is held
 //! against `amtool` (Debian `prometheus-alertmanager`), no mock.
 //!

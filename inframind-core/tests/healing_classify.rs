@@ -1,3 +1,4 @@
+#![cfg(feature = "healing")]
 //! The log classifier through its public API: the built-in library, the streaming reader, the
 //! tiering of causes over consequences and user pattern files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

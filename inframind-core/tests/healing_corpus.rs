@@ -1,3 +1,4 @@
+#![cfg(feature = "healing")]
 //! Accuracy of the built-in classifier on the labelled corpora of CI failure excerpts in
 //! `tests/data/healing/<corpus>/<expected category>/*.log`.
 //!

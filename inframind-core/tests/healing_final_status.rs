@@ -1,3 +1,4 @@
+#![cfg(feature = "healing")]
 //! `final_status`, the rule hosts use to record a finished run, on real log excerpts from the
 //! classifier's corpora (`tests/data/healing/<corpus>/<category>/*.log`).
 //!

@@ -1,3 +1,4 @@
+#![cfg(feature = "healing")]
 //! Alertmanager matchers through the public API: operators, quoting, a missing label read as
 //! the empty string, escapes, errors that name the position, and matcher lists.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

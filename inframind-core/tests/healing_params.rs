@@ -1,3 +1,4 @@
+#![cfg(feature = "healing")]
 //! Parameter templates through the public API: every placeholder source, substituted values
 //! kept as data, unresolved placeholders and the template syntax.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,3 +1,4 @@
+#![cfg(feature = "healing")]
 //! Policy evaluation end to end: the example policy file against a real-shaped Alertmanager
 //! webhook, with the safety state driven by a manual clock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,3 +1,4 @@
+#![cfg(feature = "healing")]
 //! Invariants of the self-healing module, checked on generated inputs: policy files
 //! round-trip through JSON and YAML, interpolation never panics, no decision carries an
 //! unresolved placeholder, matchers round-trip through their canonical form, and the

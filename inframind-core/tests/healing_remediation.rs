@@ -1,3 +1,4 @@
+#![cfg(feature = "healing")]
 //! Remediation plans through the public API: the plan of a classified failure, the configuration
 //! to retry with, and the retry schedule.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -12,3 +12,17 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 cargo test --workspace --locked --doc
+
+# The core's features: an optimizer-only build compiles and passes its tests without procfs,
+# regex, jiff or a YAML parser, and with each feature alone.
+cargo clippy -p inframind-core --no-default-features --all-targets --locked -- -D warnings
+for feature in parallel collect healing yaml; do
+  cargo check -p inframind-core --no-default-features --features "$feature" --all-targets --locked
+done
+cargo test -p inframind-core --no-default-features --locked --lib --tests
+pulled="$(cargo tree -p inframind-core --no-default-features -e normal --prefix none --locked \
+  | grep -E '^(procfs|regex|regex-syntax|serde_norway|jiff|rayon) ' || true)"
+if [ -n "$pulled" ]; then
+  echo "inframind-core without default features pulls in: $pulled" >&2
+  exit 1
+fi

@@ -2,11 +2,14 @@
 //! forest tests, alerts and data files for the `healing_*` tests.
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "healing")]
 use std::path::PathBuf;
 
+#[cfg(feature = "healing")]
 use inframind_core::healing::{Alert, AlertStatus, LabelSet};
 
 /// `inframind-core/tests/data/healing/<rel>`.
+#[cfg(feature = "healing")]
 pub(crate) fn data(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/healing")
@@ -14,6 +17,7 @@ pub(crate) fn data(rel: &str) -> PathBuf {
 }
 
 /// A firing alert with these labels, its fingerprint computed like Alertmanager does.
+#[cfg(feature = "healing")]
 pub(crate) fn alert(labels: &[(&str, &str)]) -> Alert {
     let labels: LabelSet = labels
         .iter()
