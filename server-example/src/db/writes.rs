@@ -1,0 +1,455 @@
+//! The SQL of each write operation, run by the writer inside its batch's transaction.
+//!
+//! The outer error is a database failure (the batch rolls back); the inner one, for the
+//! operations that can refuse a request, is the request's answer (404, 409, 422), decided
+//! before the operation writes anything.
+
+use std::collections::BTreeMap;
+
+use inframind_core::telemetry::{BuildConfig, BuildStep, RunStatus};
+use sqlx::{AnyConnection, Row};
+
+use super::reads::STEPS_OF_RUN;
+use super::rows::{decode_run, decode_step, run_columns, status_str};
+use super::{now_s, Backend, TrainingRow};
+use crate::error::{AppError, Result};
+
+/// A run to start.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// Run id (client's or generated).
+    pub run_id: String,
+    /// Pipeline.
+    pub pipeline: String,
+    /// Build tool.
+    pub tool: String,
+    /// Resources, when the client declared them (runs without are not learned from).
+    pub config: Option<BuildConfig>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Canonical JSON of the start request, compared on a repeated start.
+    pub canonical: String,
+    /// Start time, Unix seconds.
+    pub started_at: f64,
+}
+
+/// What a start did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartResult {
+    /// A new run.
+    Created,
+    /// The same start again: nothing changed.
+    Same,
+    /// The run id exists with another body.
+    Conflict,
+}
+
+/// A completion to apply.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// Run id.
+    pub run_id: String,
+    /// Final status (already corrected by the classification).
+    pub final_status: RunStatus,
+    /// Duration, seconds.
+    pub duration_s: f64,
+    /// Canonical JSON of the completion request, compared on a repeated completion.
+    pub canonical: String,
+    /// The response body to store and answer.
+    pub response: String,
+}
+
+/// What a completion did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompleteResult {
+    /// Applied: the pipeline now has `completed` completed runs, the last training saw
+    /// `trained_at_completed`.
+    Done {
+        /// The stored response.
+        response: String,
+        /// Pipeline of the run.
+        pipeline: String,
+        /// Completed runs of the pipeline, this one included.
+        completed: i64,
+        /// Completed-run count at the last training.
+        trained_at_completed: i64,
+    },
+    /// The same completion again: the stored response, nothing changed.
+    Same(String),
+}
+
+/// One audited alert decision.
+#[derive(Debug, Clone)]
+pub struct DecisionRow {
+    /// RFC 3339 time of the decision.
+    pub at: String,
+    /// Webhook receiver.
+    pub receiver: String,
+    /// Policy name.
+    pub policy: String,
+    /// Alert fingerprint.
+    pub fingerprint: String,
+    /// Alert name.
+    pub alertname: String,
+    /// matched / rejected / suppressed.
+    pub outcome: String,
+    /// The core's audit record, JSON.
+    pub record: String,
+    /// What the executor did, JSON.
+    pub execution: String,
+}
+
+/// How a policy is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutMode {
+    /// Create; 409 when the name exists.
+    Create,
+    /// Create or replace.
+    Upsert,
+}
+
+/// Byte counts are stored as BIGINT; values past `i64::MAX` are refused at the door.
+fn i64_of(v: Option<u64>) -> Option<i64> {
+    v.map(|x| i64::try_from(x).unwrap_or(i64::MAX))
+}
+
+pub(super) async fn start(
+    c: &mut AnyConnection,
+    run: &NewRun,
+) -> std::result::Result<Result<StartResult>, sqlx::Error> {
+    sqlx::query("INSERT INTO pipelines (pipeline) VALUES ($1) ON CONFLICT (pipeline) DO NOTHING")
+        .bind(run.pipeline.as_str())
+        .execute(&mut *c)
+        .await?;
+    let labels = serde_json::to_string(&run.labels).unwrap_or_else(|_| "{}".into());
+    let inserted = sqlx::query(
+        "INSERT INTO runs (run_id, pipeline, tool, status, concurrency, cpu_cores, memory_bytes, \
+         labels, start_request, started_at) VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (run_id) DO NOTHING",
+    )
+    .bind(run.run_id.as_str())
+    .bind(run.pipeline.as_str())
+    .bind(run.tool.as_str())
+    .bind(run.config.map(|c| i64::from(c.concurrency)))
+    .bind(run.config.map(|c| c.cpu_cores))
+    .bind(i64_of(run.config.map(|c| c.memory_bytes)))
+    .bind(labels)
+    .bind(run.canonical.as_str())
+    .bind(run.started_at)
+    .execute(&mut *c)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(Ok(StartResult::Created));
+    }
+    let existing: String = sqlx::query("SELECT start_request FROM runs WHERE run_id = $1")
+        .bind(run.run_id.as_str())
+        .fetch_one(&mut *c)
+        .await?
+        .try_get(0)?;
+    Ok(Ok(if existing == run.canonical {
+        StartResult::Same
+    } else {
+        StartResult::Conflict
+    }))
+}
+
+/// Steps one INSERT statement writes at most (11 values each).
+const STEP_ROWS_PER_INSERT: usize = 32;
+
+/// Appends steps, in order, to their runs: each running run's step counter moves once by its
+/// number of steps here, and the steps are inserted [`STEP_ROWS_PER_INSERT`] rows per
+/// statement. One answer per step: its index in its run, or why it was refused (no such
+/// run, or the run is completed), decided before anything is written for that run.
+pub(super) async fn add_steps(
+    c: &mut AnyConnection,
+    steps: &[(&str, &BuildStep)],
+) -> std::result::Result<Vec<Result<i64>>, sqlx::Error> {
+    // The steps of each run, in arrival order; runs are updated in run-id order, so two
+    // replicas' batches lock the same runs in the same order.
+    let mut of_run: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, &(run_id, _)) in steps.iter().enumerate() {
+        of_run.entry(run_id).or_default().push(k);
+    }
+    let mut answers: Vec<Result<i64>> = Vec::with_capacity(steps.len());
+    answers.resize_with(steps.len(), || Ok(0));
+    let mut to_insert: Vec<(usize, i64)> = Vec::with_capacity(steps.len());
+    for (run_id, members) in &of_run {
+        let added = i64::try_from(members.len()).unwrap_or(i64::MAX);
+        let row = sqlx::query(
+            "UPDATE runs SET n_steps = n_steps + $2 WHERE run_id = $1 AND status = 'running' \
+             RETURNING n_steps",
+        )
+        .bind(*run_id)
+        .bind(added)
+        .fetch_optional(&mut *c)
+        .await?;
+        if let Some(row) = row {
+            let first: i64 = row.try_get::<i64, _>(0)? - added;
+            for (j, &k) in members.iter().enumerate() {
+                let index = first + j as i64;
+                answers[k] = Ok(index);
+                to_insert.push((k, index));
+            }
+            continue;
+        }
+        let status: Option<String> = sqlx::query("SELECT status FROM runs WHERE run_id = $1")
+            .bind(*run_id)
+            .fetch_optional(&mut *c)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        for &k in members {
+            answers[k] = Err(match &status {
+                None => no_run(run_id),
+                Some(st) => AppError::Conflict(format!(
+                    "run {run_id:?} is already completed (status {st}); steps can only be added to a running run"
+                )),
+            });
+        }
+    }
+    for rows in to_insert.chunks(STEP_ROWS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO steps (run_id, step_index, name, duration_s, status, max_rss_bytes, \
+             cpu_seconds, io_read_bytes, io_write_bytes, cache_hits, cache_misses) VALUES ",
+        );
+        for r in 0..rows.len() {
+            let placeholders: Vec<String> = (1..=11).map(|i| format!("${}", r * 11 + i)).collect();
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            sql.push_str(&placeholders.join(", "));
+            sql.push(')');
+        }
+        // Safe: the statement is constant text and placeholder numbers; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for &(k, index) in rows {
+            let (run_id, s) = steps[k];
+            q = q
+                .bind(run_id)
+                .bind(index)
+                .bind(s.name.as_str())
+                .bind(s.duration_s)
+                .bind(status_str(s.status))
+                .bind(i64_of(s.max_rss_bytes))
+                .bind(s.cpu_seconds)
+                .bind(i64_of(s.io_read_bytes))
+                .bind(i64_of(s.io_write_bytes))
+                .bind(i64_of(s.cache_hits))
+                .bind(i64_of(s.cache_misses));
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(answers)
+}
+
+pub(super) async fn complete(
+    c: &mut AnyConnection,
+    backend: Backend,
+    comp: &Completion,
+) -> std::result::Result<Result<CompleteResult>, sqlx::Error> {
+    let select = match backend {
+        Backend::Postgres => concat!(
+            "SELECT ",
+            run_columns!(),
+            ", completion_request FROM runs WHERE run_id = $1 FOR UPDATE"
+        ),
+        Backend::Sqlite => concat!(
+            "SELECT ",
+            run_columns!(),
+            ", completion_request FROM runs WHERE run_id = $1"
+        ),
+    };
+    let Some(row) = sqlx::query(select)
+        .bind(comp.run_id.as_str())
+        .fetch_optional(&mut *c)
+        .await?
+    else {
+        return Ok(Err(no_run(&comp.run_id)));
+    };
+    let mut stored = match decode_run(&row) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    if stored.run.status != RunStatus::Running {
+        let request: Option<String> = row.try_get("completion_request")?;
+        return Ok(match (request, stored.completion_response) {
+            (Some(req), Some(resp)) if req == comp.canonical => Ok(CompleteResult::Same(resp)),
+            _ => Err(AppError::Conflict(format!(
+                "run {:?} is already completed with status {} and another completion; \
+                 a completion can only be repeated exactly",
+                comp.run_id,
+                status_str(stored.run.status)
+            ))),
+        });
+    }
+    // The run must be one the optimizer can read back: the core validates it whole.
+    let steps = sqlx::query(STEPS_OF_RUN)
+        .bind(comp.run_id.as_str())
+        .fetch_all(&mut *c)
+        .await?;
+    for s in &steps {
+        match decode_step(s) {
+            Ok(step) => stored.run.steps.push(step),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    stored.run.status = comp.final_status;
+    stored.run.duration_s = comp.duration_s;
+    if stored.has_config {
+        if let Err(e) = stored.run.validate() {
+            return Ok(Err(e.into()));
+        }
+    }
+    let counter = sqlx::query(
+        "UPDATE pipelines SET completed = completed + 1 WHERE pipeline = $1 \
+         RETURNING completed, trained_at_completed",
+    )
+    .bind(stored.run.pipeline.as_str())
+    .fetch_one(&mut *c)
+    .await?;
+    let completed: i64 = counter.try_get(0)?;
+    let trained_at_completed: i64 = counter.try_get(1)?;
+    sqlx::query(
+        "UPDATE runs SET status = $2, duration_s = $3, completed_at = $4, seq = $5, \
+         completion_request = $6, completion_response = $7 WHERE run_id = $1",
+    )
+    .bind(comp.run_id.as_str())
+    .bind(status_str(comp.final_status))
+    .bind(comp.duration_s)
+    .bind(now_s())
+    .bind(completed)
+    .bind(comp.canonical.as_str())
+    .bind(comp.response.as_str())
+    .execute(&mut *c)
+    .await?;
+    Ok(Ok(CompleteResult::Done {
+        response: comp.response.clone(),
+        pipeline: stored.run.pipeline,
+        completed,
+        trained_at_completed,
+    }))
+}
+
+pub(super) async fn put_policy(
+    c: &mut AnyConnection,
+    name: &str,
+    spec: &str,
+    mode: PutMode,
+) -> std::result::Result<Result<()>, sqlx::Error> {
+    let exists = sqlx::query("SELECT name FROM policies WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut *c)
+        .await?
+        .is_some();
+    if mode == PutMode::Create && exists {
+        return Ok(Err(AppError::Conflict(format!(
+            "a policy named {name:?} exists: PUT /policies/{name} replaces it"
+        ))));
+    }
+    sqlx::query(
+        "INSERT INTO policies (name, spec, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at",
+    )
+    .bind(name)
+    .bind(spec)
+    .bind(now_s())
+    .execute(&mut *c)
+    .await?;
+    Ok(Ok(()))
+}
+
+pub(super) async fn delete_policy(
+    c: &mut AnyConnection,
+    name: &str,
+) -> std::result::Result<Result<()>, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM policies WHERE name = $1")
+        .bind(name)
+        .execute(&mut *c)
+        .await?;
+    Ok(if done.rows_affected() == 0 {
+        Err(AppError::NotFound(format!("no policy named {name:?}")))
+    } else {
+        Ok(())
+    })
+}
+
+pub(super) async fn insert_decisions(
+    c: &mut AnyConnection,
+    rows: &[DecisionRow],
+) -> std::result::Result<(), sqlx::Error> {
+    for d in rows {
+        sqlx::query(
+            "INSERT INTO decisions (at, receiver, policy, fingerprint, alertname, outcome, \
+             record, execution) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(d.at.as_str())
+        .bind(d.receiver.as_str())
+        .bind(d.policy.as_str())
+        .bind(d.fingerprint.as_str())
+        .bind(d.alertname.as_str())
+        .bind(d.outcome.as_str())
+        .bind(d.record.as_str())
+        .bind(d.execution.as_str())
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn record_model(
+    c: &mut AnyConnection,
+    pipeline: &str,
+    version: i64,
+    trained_at_completed: i64,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE pipelines SET model_version = $2, trained_at_completed = $3 \
+         WHERE pipeline = $1 AND model_version < $2",
+    )
+    .bind(pipeline)
+    .bind(version)
+    .bind(trained_at_completed)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn mark_trained(
+    c: &mut AnyConnection,
+    pipeline: &str,
+    completed: i64,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE pipelines SET trained_at_completed = $2 \
+         WHERE pipeline = $1 AND trained_at_completed < $2",
+    )
+    .bind(pipeline)
+    .bind(completed)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn log_training(
+    c: &mut AnyConnection,
+    t: &TrainingRow,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO trainings (pipeline, replica, started_at, finished_at, model_version, \
+         outcome) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(t.pipeline.as_str())
+    .bind(t.replica.as_str())
+    .bind(t.started_at)
+    .bind(t.finished_at)
+    .bind(t.model_version)
+    .bind(t.outcome.as_str())
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// The 404 of a step or a completion for a run that was never started.
+fn no_run(run_id: &str) -> AppError {
+    AppError::NotFound(format!(
+        "no run {run_id:?}: start it with POST /builds/start first"
+    ))
+}
