@@ -53,34 +53,68 @@ impl Tree {
         })
     }
 
-    /// Checks the structure of a decoded tree so that walking it cannot go out of bounds or
-    /// loop: right children point forward and inside the tree, features are in range, and a
-    /// split's left child exists.
+    /// Checks the structure of a decoded tree: read in preorder, the nodes must form exactly
+    /// one binary tree. Every split's left child is the next node and its right child is where
+    /// its left subtree ends, so each node has exactly one parent, children lie inside their
+    /// parent's subtree, and nothing is left over. Features must be in range, thresholds and
+    /// leaf values finite. A crafted file whose splits share children would otherwise walk into
+    /// another subtree and return a threshold as a prediction.
     pub(crate) fn validate_stored(nodes: &[Node], n_features: usize) -> Result<(), String> {
         let len = nodes.len();
         if len == 0 {
             return Err("empty tree".into());
         }
-        for (i, n) in nodes.iter().enumerate() {
+        // Right children of the splits whose left subtree is being read, innermost last.
+        let mut pending: Vec<usize> = Vec::new();
+        let mut pos = 0;
+        loop {
+            let Some(n) = nodes.get(pos) else {
+                return Err(format!(
+                    "node {}: child index out of range (the tree ends at node {})",
+                    pending.last().copied().unwrap_or(pos),
+                    len - 1
+                ));
+            };
             let f = n.feature();
-            if f == LEAF {
-                if !n.value.is_finite() {
-                    return Err(format!("node {i}: leaf value is not finite"));
+            if f != LEAF {
+                if f as usize >= n_features {
+                    return Err(format!("node {pos}: feature {f} out of range"));
                 }
+                if !n.value.is_finite() {
+                    return Err(format!("node {pos}: threshold is not finite"));
+                }
+                let r = n.right();
+                if r <= pos + 1 || r >= len {
+                    return Err(format!("node {pos}: child index out of range"));
+                }
+                pending.push(r);
+                pos += 1;
                 continue;
             }
-            if f as usize >= n_features {
-                return Err(format!("node {i}: feature {f} out of range"));
+            if !n.value.is_finite() {
+                return Err(format!("node {pos}: leaf value is not finite"));
             }
-            if n.value.is_nan() {
-                return Err(format!("node {i}: threshold is NaN"));
-            }
-            let r = n.right();
-            if i + 1 >= len || r <= i + 1 || r >= len {
-                return Err(format!("node {i}: child index out of range"));
+            pos += 1;
+            match pending.pop() {
+                // The innermost open left subtree ends here: its parent's right child must
+                // start right after it.
+                Some(r) if r == pos => {}
+                Some(r) => {
+                    return Err(format!(
+                        "node {pos}: not a tree: a split's right child is node {r}, but its left \
+                         subtree ends before node {pos}"
+                    ))
+                }
+                None if pos == len => return Ok(()),
+                None => {
+                    return Err(format!(
+                        "not a tree: the root's subtree ends at node {}, {} node(s) are left over",
+                        pos - 1,
+                        len - pos
+                    ))
+                }
             }
         }
-        Ok(())
     }
 }
 
@@ -114,6 +148,50 @@ mod tests {
         let ok = [Node::split(0, 0.5, 2), Node::leaf(1.0), Node::leaf(2.0)];
         assert!(Tree::validate_stored(&ok, 1).is_ok());
         assert!(Tree::validate_stored(&ok, 0).is_err());
+    }
+
+    #[test]
+    fn decoded_nodes_must_form_exactly_one_tree() {
+        let deep = [
+            Node::split(0, 0.5, 4),
+            Node::split(0, 0.2, 3),
+            Node::leaf(1.0),
+            Node::leaf(2.0),
+            Node::leaf(3.0),
+        ];
+        assert_eq!(Tree::validate_stored(&deep, 1), Ok(()));
+        // Both splits point at node 3 for their right child: node 3 has two parents, and
+        // node 4 none.
+        let shared = [
+            Node::split(0, 0.5, 3),
+            Node::split(0, 0.2, 3),
+            Node::leaf(1.0),
+            Node::leaf(2.0),
+            Node::leaf(3.0),
+        ];
+        let e = Tree::validate_stored(&shared, 1).unwrap_err();
+        assert!(e.contains("not a tree"), "{e}");
+        let left_over = [
+            Node::split(0, 0.5, 2),
+            Node::leaf(1.0),
+            Node::leaf(2.0),
+            Node::leaf(9.0),
+        ];
+        let e = Tree::validate_stored(&left_over, 1).unwrap_err();
+        assert!(e.contains("left over"), "{e}");
+        let missing_right = [
+            Node::split(0, 0.5, 2),
+            Node::split(0, 0.5, 3),
+            Node::leaf(1.0),
+        ];
+        assert!(Tree::validate_stored(&missing_right, 1).is_err());
+        let infinite = [
+            Node::split(0, f32::INFINITY, 2),
+            Node::leaf(1.0),
+            Node::leaf(2.0),
+        ];
+        let e = Tree::validate_stored(&infinite, 1).unwrap_err();
+        assert!(e.contains("threshold is not finite"), "{e}");
     }
 
     #[test]
