@@ -83,6 +83,11 @@ typedef enum im_status {
    * report it with the message.
    */
   IM_STATUS_PANIC = 9,
+  /**
+   * Too few usable build runs to do what was asked, e.g. to train a model; the message says
+   * how many are needed. The input is well formed: try again when there is more history.
+   */
+  IM_STATUS_NOT_ENOUGH_DATA = 10,
 } im_status;
 
 /**

@@ -3,6 +3,7 @@
 
 use std::ffi::{c_char, CStr};
 
+use inframind_core::telemetry::validate_history;
 use inframind_core::{BuildConfig, BuildRun, RunContext};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -236,7 +237,8 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
     })
 }
 
-/// A JSON array of build runs (oldest first), each validated by the core.
+/// A JSON array of build runs (oldest first), validated by the core, whose errors name the run
+/// as `history[3]`.
 ///
 /// # Safety
 /// As [`str_arg`].
@@ -244,10 +246,7 @@ pub(crate) unsafe fn history_arg(p: *const c_char, arg: &'static str) -> Result<
     // SAFETY: forwarded.
     let text = unsafe { str_arg(p, arg) }?;
     let runs: Vec<BuildRun> = parse_json(text, arg, "a list of build runs")?;
-    for (i, run) in runs.iter().enumerate() {
-        run.validate()
-            .map_err(|e| Error::core_at(format!("{arg}[{i}]: "), e))?;
-    }
+    validate_history(&runs, 0)?;
     Ok(runs)
 }
 
@@ -352,7 +351,7 @@ mod tests {
         let e = unsafe { history_arg(text.as_ptr(), "history_json") }.unwrap_err();
         assert_eq!(
             e.to_string(),
-            "history_json[0]: invalid duration_s = -3: must be a finite number of seconds, 0 or more"
+            "invalid history[0].duration_s = -3: must be a finite number of seconds, 0 or more"
         );
     }
 

@@ -31,6 +31,9 @@ pub enum im_status {
     /// A bug inside the library was caught before it could cross the C boundary. Please
     /// report it with the message.
     IM_STATUS_PANIC = 9,
+    /// Too few usable build runs to do what was asked, e.g. to train a model; the message says
+    /// how many are needed. The input is well formed: try again when there is more history.
+    IM_STATUS_NOT_ENOUGH_DATA = 10,
 }
 
 /// The C type of a status passed *into* the library. C may hand over any integer in an enum
@@ -39,7 +42,7 @@ pub enum im_status {
 #[allow(non_camel_case_types)]
 pub type im_status_code = u32;
 
-const NAMES: [&str; 10] = [
+const NAMES: [&str; 11] = [
     "IM_STATUS_OK\0",
     "IM_STATUS_NULL_ARGUMENT\0",
     "IM_STATUS_INVALID_INPUT\0",
@@ -50,6 +53,7 @@ const NAMES: [&str; 10] = [
     "IM_STATUS_BUFFER_TOO_SMALL\0",
     "IM_STATUS_UNSUPPORTED\0",
     "IM_STATUS_PANIC\0",
+    "IM_STATUS_NOT_ENOUGH_DATA\0",
 ];
 const UNKNOWN: &str = "IM_STATUS_UNKNOWN\0";
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
@@ -107,6 +111,7 @@ mod tests {
             im_status::IM_STATUS_BUFFER_TOO_SMALL,
             im_status::IM_STATUS_UNSUPPORTED,
             im_status::IM_STATUS_PANIC,
+            im_status::IM_STATUS_NOT_ENOUGH_DATA,
         ];
         for (i, s) in all.into_iter().enumerate() {
             assert_eq!(s as usize, i);
@@ -117,7 +122,7 @@ mod tests {
 
     #[test]
     fn out_of_range_codes_are_unknown_not_undefined() {
-        assert_eq!(name_of(10), "IM_STATUS_UNKNOWN");
+        assert_eq!(name_of(11), "IM_STATUS_UNKNOWN");
         assert_eq!(name_of(u32::MAX), "IM_STATUS_UNKNOWN");
     }
 

@@ -59,6 +59,7 @@ fn header_has_the_fixed_abi() {
         "typedef enum im_status {",
         "IM_STATUS_OK = 0,",
         "IM_STATUS_PANIC = 9,",
+        "IM_STATUS_NOT_ENOUGH_DATA = 10,",
         "} im_status;",
         "typedef struct im_collector im_collector;",
         "typedef struct im_model im_model;",

@@ -203,6 +203,8 @@ static void test_version_and_status_names(void) {
   CHECK(strcmp(im_status_name(IM_STATUS_PANIC), "IM_STATUS_PANIC") == 0);
   CHECK(strcmp(im_status_name((im_status)12345), "IM_STATUS_UNKNOWN") == 0);
   CHECK(IM_STATUS_OK == 0 && IM_STATUS_PANIC == 9);
+  CHECK(strcmp(im_status_name(IM_STATUS_NOT_ENOUGH_DATA), "IM_STATUS_NOT_ENOUGH_DATA") == 0);
+  CHECK(IM_STATUS_NOT_ENOUGH_DATA == 10);
 }
 
 static void test_collector(void) {
