@@ -14,14 +14,7 @@ use std::path::PathBuf;
 use inframind_core::healing::{classify, final_status, Category, Classification};
 use inframind_core::RunStatus;
 
-const STATUSES: [RunStatus; 6] = [
-    RunStatus::Running,
-    RunStatus::Success,
-    RunStatus::Failure,
-    RunStatus::OomKilled,
-    RunStatus::Timeout,
-    RunStatus::Cancelled,
-];
+const STATUSES: [RunStatus; 6] = RunStatus::ALL;
 
 /// The server's `POST /builds/complete` before it called `final_status`
 /// (`server-example/src/routes/builds.rs`).
