@@ -1,7 +1,10 @@
 //! A versioned model store on the local file system.
 //!
 //! Layout: `<root>/<pipeline>/v<NNNNNN>.imdm`, the pipeline name percent-encoded so that any
-//! name (`team/app`, `..`, unicode) is one safe folder. Writes go to a temporary file that is
+//! name (`team/app`, `..`, unicode) is one safe folder. A name whose encoding would be longer
+//! than a file system allows (255 bytes) gets a folder of a readable prefix, `~` and a hash of
+//! the whole name, with the name itself kept in the folder's `.pipeline` file and checked on
+//! every access. Writes go to a temporary file that is
 //! flushed and then *linked* to its final name, which fails if the name exists: two writers
 //! never overwrite each other's version, and a reader never sees half a file. A truncated or
 //! corrupt version is reported with its path and skipped by [`ModelStore::load_latest`], so
@@ -33,6 +36,15 @@ use crate::error::{Error, Result};
 use crate::model::{DurationModel, ModelMetadata};
 
 const EXT: &str = "imdm";
+
+/// Longest folder name written: below the 255 bytes most file systems allow.
+const MAX_FOLDER_NAME: usize = 200;
+
+/// Bytes of the encoded name kept readable in a hashed folder name.
+const READABLE_PREFIX: usize = 160;
+
+/// The file holding a long pipeline name inside its hashed folder.
+const NAME_FILE: &str = ".pipeline";
 
 /// A folder of versioned models, one sub-folder per pipeline.
 #[derive(Debug, Clone)]
@@ -79,13 +91,43 @@ impl ModelStore {
                 "a pipeline name is needed",
             ));
         }
-        Ok(self.root.join(encode_name(pipeline)))
+        let encoded = encode_name(pipeline);
+        if encoded.len() <= MAX_FOLDER_NAME {
+            return Ok(self.root.join(encoded));
+        }
+        let dir = self.root.join(hashed_folder_name(&encoded, pipeline));
+        match fs::read(dir.join(NAME_FILE)) {
+            Ok(stored) if stored == pipeline.as_bytes() => {}
+            Ok(_) => {
+                return Err(Error::io(
+                    "open",
+                    &dir,
+                    std::io::Error::other(
+                        "this folder belongs to another pipeline whose long name has the same \
+                         prefix and hash; rename one of the pipelines",
+                    ),
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("read", dir.join(NAME_FILE), e)),
+        }
+        Ok(dir)
+    }
+
+    /// Creates the folder of a pipeline (and, for a long name, its `.pipeline` file).
+    fn create_pipeline_dir(&self, pipeline: &str) -> Result<PathBuf> {
+        let dir = self.pipeline_dir(pipeline)?;
+        fs::create_dir_all(&dir).map_err(|e| Error::io("create folder", &dir, e))?;
+        let name_file = dir.join(NAME_FILE);
+        if encode_name(pipeline).len() > MAX_FOLDER_NAME && !name_file.exists() {
+            crate::atomic_file::write_atomic(&name_file, pipeline.as_bytes())?;
+        }
+        Ok(dir)
     }
 
     /// Stores `model` as the next version of `pipeline` and returns that version.
     pub fn save(&self, pipeline: &str, model: &DurationModel) -> Result<u32> {
-        let dir = self.pipeline_dir(pipeline)?;
-        fs::create_dir_all(&dir).map_err(|e| Error::io("create folder", &dir, e))?;
+        let dir = self.create_pipeline_dir(pipeline)?;
         let mut next = self.versions(&dir)?.last().map_or(1, |v| v + 1);
         let mut model = model.clone();
         // Another writer may take `next` between our listing and our link: try the next one.
@@ -187,9 +229,15 @@ impl ModelStore {
         for entry in fs::read_dir(&self.root).map_err(|e| Error::io("list", &self.root, e))? {
             let entry = entry.map_err(|e| Error::io("list", &self.root, e))?;
             if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                if let Some(name) = entry.file_name().to_str().and_then(decode_name) {
-                    out.push(name);
-                }
+                let folder = entry.file_name();
+                let name = match folder.to_str() {
+                    Some(f) if f.contains('~') => fs::read(entry.path().join(NAME_FILE))
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok()),
+                    Some(f) => decode_name(f),
+                    None => None,
+                };
+                out.extend(name);
             }
         }
         out.sort();
@@ -235,6 +283,24 @@ fn encode_name(name: &str) -> String {
     out
 }
 
+/// `<first 160 bytes of the encoding>~<128-bit hash of the name, hex>`: `~` never appears in an
+/// encoding, so a hashed folder is never mistaken for an encoded name.
+fn hashed_folder_name(encoded: &str, name: &str) -> String {
+    let mut cut = READABLE_PREFIX.min(encoded.len());
+    // Never cut a `%XX` escape in two.
+    while cut > 0
+        && encoded
+            .as_bytes()
+            .get(cut.saturating_sub(2)..cut)
+            .is_some_and(|w| w.contains(&b'%'))
+    {
+        cut -= 1;
+    }
+    let high = crate::hash::fnv1a64(name.as_bytes());
+    let low = crate::hash::fnv1a64(&[name.as_bytes(), b"\x00inframind-store"].concat());
+    format!("{}~{high:016x}{low:016x}", &encoded[..cut])
+}
+
 fn decode_name(enc: &str) -> Option<String> {
     let bytes = enc.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -255,6 +321,69 @@ fn decode_name(enc: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_names_get_a_short_folder_and_keep_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::open(dir.path()).unwrap();
+        let model = crate::DurationModel::train(
+            &crate::demo::demo_history("npm", 30, 1),
+            crate::RandomForestParams::new().n_trees(3),
+        )
+        .unwrap();
+        let long_ascii = format!("team/{}", "a".repeat(500));
+        let long_text = "ü/".repeat(85);
+        let just_below = "b".repeat(MAX_FOLDER_NAME);
+        for name in [&long_ascii, &long_text, &just_below] {
+            assert_eq!(store.save(name, &model).unwrap(), 1, "{name}");
+            assert_eq!(store.save(name, &model).unwrap(), 2);
+            assert_eq!(
+                store.load_latest(name).unwrap().model.metadata().version,
+                Some(2)
+            );
+            let folder = store.pipeline_dir(name).unwrap();
+            let folder = folder.file_name().unwrap().to_str().unwrap();
+            assert!(folder.len() <= MAX_FOLDER_NAME, "{}", folder.len());
+        }
+        // Same prefix, different tail: different folders.
+        let other = format!("team/{}b", "a".repeat(499));
+        assert_ne!(
+            store.pipeline_dir(&other).unwrap(),
+            store.pipeline_dir(&long_ascii).unwrap()
+        );
+        assert!(matches!(
+            store.load_latest(&other),
+            Err(Error::NotStored { .. })
+        ));
+        let mut names = store.pipelines().unwrap();
+        names.sort();
+        let mut expected = vec![long_ascii.clone(), long_text.clone(), just_below.clone()];
+        expected.sort();
+        assert_eq!(names, expected);
+        // A folder whose name file says another pipeline is refused, not shared.
+        let folder = store.pipeline_dir(&long_ascii).unwrap();
+        fs::write(folder.join(NAME_FILE), "someone else").unwrap();
+        let e = store.load_latest(&long_ascii).unwrap_err();
+        assert!(e.to_string().contains("another pipeline"), "{e}");
+    }
+
+    #[test]
+    fn hashed_folders_never_cut_an_escape() {
+        for name in [
+            "é".repeat(200),
+            format!("a{}", "é".repeat(200)),
+            format!("ab{}", "/".repeat(300)),
+        ] {
+            let encoded = encode_name(&name);
+            let folder = hashed_folder_name(&encoded, &name);
+            let prefix = folder.split('~').next().unwrap();
+            assert!(encoded.starts_with(prefix));
+            // Whole escapes only (a multi-byte character may still be cut between two).
+            let tail = &prefix.as_bytes()[prefix.len().saturating_sub(2)..];
+            assert!(!tail.contains(&b'%'), "{prefix}");
+            assert!(prefix.len() >= READABLE_PREFIX - 2, "{}", prefix.len());
+        }
+    }
 
     #[test]
     fn names_round_trip_and_stay_inside_the_root() {
