@@ -326,7 +326,7 @@ mod tests {
     fn long_names_get_a_short_folder_and_keep_their_name() {
         let dir = tempfile::tempdir().unwrap();
         let store = ModelStore::open(dir.path()).unwrap();
-        let model = crate::DurationModel::train(
+        let model = DurationModel::train(
             &crate::demo::demo_history("npm", 30, 1),
             crate::RandomForestParams::new().n_trees(3),
         )
