@@ -21,6 +21,11 @@ Environment:
 Routes and bodies follow the REST contract (``POST /builds/start``, ``/builds/step``,
 ``/builds/complete``, ``/optimize``, ``GET /features/{run_id}``); errors always have the shape
 ``{"error": {"code": ..., "message": ..., "field": ...}}``.
+
+A pipeline's model is (re)trained when the core's ``RetrainPolicy`` says so: the first one as
+soon as two runs succeeded, later ones after 5% of the history is new, and at once after a
+surprise (an OOM kill, or a success far from the model's prediction). Training happens on the
+next ``/optimize`` of the pipeline, once for however many runs completed since.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 from fastapi import FastAPI, Request
@@ -47,7 +53,10 @@ log = logging.getLogger("inframind.fastapi")
 
 MAX_BODY_BYTES = 1 << 20
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
-FINAL_STATUSES = {"success", "failure", "oom_killed", "timeout", "cancelled"}
+# The core's status names; a run is started as RUNNING and completed with any other.
+RUNNING, SUCCESS, FAILURE = "running", "success", "failure"
+assert {RUNNING, SUCCESS, FAILURE} <= set(im.RUN_STATUSES), im.RUN_STATUSES
+FINAL_STATUSES = frozenset(im.RUN_STATUSES) - {RUNNING}
 DEMO_PIPELINE = "demo/example-app"
 CODES = {401: "unauthorized", 404: "not_found", 409: "conflict", 413: "payload_too_large",
          422: "invalid_input", 503: "unavailable", 504: "timeout"}
@@ -181,11 +190,27 @@ class OptimizeRequest(Body):
 # --- state ----------------------------------------------------------------------------------
 
 
+@dataclass
+class Progress:
+    """What the service knows of a pipeline's runs and its last training: the counts
+    ``RetrainPolicy.is_due`` decides on."""
+
+    completed: int = 0  # runs in the pipeline's history (any final status)
+    successes: int = 0
+    trained_at: Optional[int] = None  # `completed` at the last training attempt
+    has_model: bool = False
+    surprise: bool = False  # a run since that attempt was a surprise
+
+    def due(self, policy: im.RetrainPolicy) -> Optional[str]:
+        return policy.is_due(self.completed, self.successes, self.trained_at, self.has_model, self.surprise)
+
+
 class Service:
     """Runs in memory, models in a ModelStore. One lock guards the run state; training and
     suggesting run outside it (inframind releases the GIL, so requests proceed in parallel)."""
 
-    def __init__(self, store_dir: Optional[str] = None, n_trees: int = 100) -> None:
+    def __init__(self, store_dir: Optional[str] = None, n_trees: int = 100,
+                 policy: Optional[im.RetrainPolicy] = None) -> None:
         self.lock = threading.Lock()
         self.runs: Dict[str, Dict[str, Any]] = {}
         self.start_requests: Dict[str, Dict[str, Any]] = {}
@@ -193,11 +218,12 @@ class Service:
         # Completed runs per pipeline, converted once (inframind.History), oldest first.
         self.history: Dict[str, im.History] = {}
         self.positions: Dict[str, int] = {}  # run_id -> index in its pipeline's history
-        self.models: Dict[str, tuple] = {}  # pipeline -> (model, successful runs trained on)
+        self.progress: Dict[str, Progress] = {}
+        self.models: Dict[str, im.DurationModel] = {}  # pipeline -> the model it is served
         self.train_locks: Dict[str, threading.Lock] = {}
         self.store = im.ModelStore(store_dir or tempfile.mkdtemp(prefix="inframind-models-"))
         self.n_trees = n_trees
-        self.min_runs = im.Optimizer().params["min_successful_runs"]
+        self.policy = policy or im.RetrainPolicy()
 
     # runs
 
@@ -205,7 +231,7 @@ class Service:
         body = req.model_dump(exclude_none=True)
         run_id = req.run_id if req.run_id is not None else uuid.uuid4().hex
         record: Dict[str, Any] = {
-            "run_id": run_id, "pipeline": req.pipeline, "tool": req.tool, "status": "running",
+            "run_id": run_id, "pipeline": req.pipeline, "tool": req.tool, "status": RUNNING,
             "duration_s": 0.0, "config": req.config, "steps": [], "labels": req.labels or {},
             "started_at": time.time(),
         }
@@ -214,9 +240,15 @@ class Service:
                 record = im.validate_run(record)
             except im.InvalidInputError as e:
                 raise input_error(e) from None
-        elif not run_id.strip() or not req.pipeline.strip():
-            raise ApiError(422, "run_id and pipeline must not be empty", "run_id" if not run_id.strip() else "pipeline")
-        answer = {"run_id": run_id, "pipeline": req.pipeline, "status": "running"}
+        else:
+            # Without a config there is no run to validate yet, but its names follow the rule.
+            try:
+                im.check_name("run_id", run_id)
+                im.check_name("pipeline", req.pipeline)
+                im.check_name("tool", req.tool)
+            except im.InvalidInputError as e:
+                raise input_error(e) from None
+        answer = {"run_id": run_id, "pipeline": req.pipeline, "status": RUNNING}
         with self.lock:
             if run_id in self.runs:
                 if self.start_requests.get(run_id) == body:
@@ -233,7 +265,7 @@ class Service:
             run = self.runs.get(req.run_id)
             if run is None:
                 raise ApiError(404, f"unknown run {req.run_id!r}: start it with POST /builds/start", "run_id")
-            if run["status"] != "running":
+            if run["status"] != RUNNING:
                 raise ApiError(409, f"run {req.run_id!r} is already completed ({run['status']})")
             candidate = {**run, "steps": run["steps"] + [step]}
             if candidate["config"] is None:
@@ -258,14 +290,14 @@ class Service:
                 if done[0] == body:
                     return done[1]
                 raise ApiError(409, f"run {req.run_id!r} was already completed with a different body")
-            if run["status"] != "running":
+            if run["status"] != RUNNING:
                 raise ApiError(409, f"run {req.run_id!r} is already completed ({run['status']})")
         classification = None
         status = req.status
-        if req.log_tail and status != "success":
+        if req.log_tail and status != SUCCESS:
             c = im.classify_log(req.log_tail)
             classification = c.to_dict()
-            if status == "failure":
+            if status == FAILURE:
                 status = c.run_status
         with self.lock:
             if req.run_id in self.completions:  # a concurrent identical completion won
@@ -280,8 +312,14 @@ class Service:
                 except im.InvalidInputError as e:
                     raise input_error(e) from None
                 h = self.history.setdefault(run["pipeline"], im.History())
+                # Before the append, `h` is exactly the history the run's features come from.
+                surprise = self.is_surprise(run["pipeline"], final, h)
                 h.append(final)
                 self.positions[req.run_id] = len(h) - 1
+                p = self.progress.setdefault(run["pipeline"], Progress())
+                p.completed += 1
+                p.successes += status == SUCCESS
+                p.surprise = p.surprise or surprise
             run.update(status=status, duration_s=req.duration_s)
             answer = {"run_id": req.run_id, "status": status, "classification": classification}
             self.completions[req.run_id] = (body, answer)
@@ -289,31 +327,60 @@ class Service:
 
     # models
 
-    def model_for(self, pipeline: str, history: im.History) -> Optional[im.DurationModel]:
-        """The pipeline's model, retrained when its successful runs grew by a tenth (or it has
-        none yet and there are enough runs for the optimizer to use one)."""
-        n_ok = history.successes
-        current = self.models.get(pipeline)
-        if n_ok < self.min_runs:
-            return current[0] if current else None
-        if current and n_ok < current[1] * 1.1:
-            return current[0]
+    def is_surprise(self, pipeline: str, run: Dict[str, Any], prior: im.History) -> bool:
+        """Whether a completed run (not yet in `prior`, its pipeline's history) should make the
+        model retrain at once. Called under the lock: one prediction is cheap."""
+        model = self.models.get(pipeline)
+        mean = spread = None
+        if model is not None and run["status"] == SUCCESS:
+            try:
+                p = model.predict(run, prior)
+                mean, spread = p.mean, p.spread
+            except im.InframindError:
+                # The run is stored either way; without a prediction it is just not a surprise.
+                log.exception("cannot predict run %s of %s", run["run_id"], pipeline)
+        return self.policy.is_surprise(run["status"], run["duration_s"], mean, spread)
+
+    def model_for(self, pipeline: str) -> Optional[im.DurationModel]:
+        """The pipeline's model, trained first when the core's RetrainPolicy says it is due."""
+        with self.lock:
+            p = self.progress.get(pipeline)
+            if p is None or p.due(self.policy) is None:
+                return self.models.get(pipeline)
         lock = self.train_locks.setdefault(pipeline, threading.Lock())
         with lock:
-            current = self.models.get(pipeline)
-            if current and n_ok < current[1] * 1.1:
-                return current[0]
-            model = im.DurationModel.train(history, n_trees=self.n_trees, seed=0)
-            version = self.store.save(pipeline, model)
-            model = self.store.load(pipeline, version)
-            self.models[pipeline] = (model, n_ok)
-            return model
+            with self.lock:  # another request may have trained while this one waited
+                if p.due(self.policy) is None:
+                    return self.models.get(pipeline)
+                completed, history = p.completed, self.history[pipeline]
+            # The history only grows, so its first `completed` runs are those the counts saw.
+            runs = history[:completed]
+            try:
+                model: Optional[im.DurationModel] = im.DurationModel.train(runs, n_trees=self.n_trees, seed=0)
+            except im.NotEnoughDataError:
+                model = None  # e.g. too few usable rows yet; the policy retries on the next run
+            if model is not None:
+                version = self.store.save(pipeline, model)
+                model = self.store.load(pipeline, version)
+            with self.lock:
+                p.trained_at = completed
+                if model is not None:
+                    self.models[pipeline] = model
+                    p.has_model = True
+                # A surprise among runs that came in during training still asks for a new model.
+                if p.completed == completed:
+                    p.surprise = False
+                return self.models.get(pipeline)
 
     def optimize(self, req: OptimizeRequest) -> Dict[str, Any]:
+        try:
+            im.check_name("pipeline", req.pipeline)
+        except im.InvalidInputError as e:
+            raise input_error(e) from None
+        model = self.model_for(req.pipeline)
         with self.lock:
             # Each inframind call works on the runs as they were when it started.
             history = self.history.get(req.pipeline) or im.History()
-        model = self.model_for(req.pipeline, history) if len(history) else None
         try:
             s = im.Optimizer(model).suggest(history, req.context, seed=req.seed)
             env = im.tool_env(req.context.get("tool", ""), s.config)
@@ -347,7 +414,10 @@ class Service:
                 self.runs[r["run_id"]] = r
                 self.positions[r["run_id"]] = first + i
             h.extend(runs)
-        self.model_for(pipeline, h)
+            p = self.progress.setdefault(pipeline, Progress())
+            p.completed += len(runs)
+            p.successes += sum(r["status"] == SUCCESS for r in runs)
+        self.model_for(pipeline)
 
 
 # --- the app --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ mod imp {
     use pyo3::types::PyDict;
 
     use crate::convert::to_py;
-    use crate::errors::{guard, invalid_input, CoreResultExt, Family};
+    use crate::errors::{guard, invalid_input, CoreResultExt};
 
     pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_class::<PySystemSampler>()?;
@@ -71,9 +71,7 @@ mod imp {
         #[new]
         fn new(py: Python<'_>) -> PyResult<Self> {
             guard(py, || {
-                let inner = py
-                    .detach(SystemSampler::new)
-                    .py_err(py, Family::Collector)?;
+                let inner = py.detach(SystemSampler::new).py_err(py)?;
                 Ok(PySystemSampler {
                     inner: Mutex::new(inner),
                 })
@@ -84,9 +82,7 @@ mod imp {
         /// "mem_total_bytes", "mem_used_bytes", "io_read_bytes_total", "io_write_bytes_total"}`.
         fn sample<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
             guard(py, || {
-                let s = py
-                    .detach(|| lock(&self.inner).sample())
-                    .py_err(py, Family::Collector)?;
+                let s = py.detach(|| lock(&self.inner).sample()).py_err(py)?;
                 to_py(py, &s)
             })
         }
@@ -102,13 +98,12 @@ mod imp {
 
     #[pymethods]
     impl PyProcessTreeSampler {
-        /// CollectorError (naming the pid) when the process does not exist.
+        /// Watches process `pid` and its descendants; ProcessLookupError (naming the pid) when
+        /// the process does not exist.
         #[new]
         fn new(py: Python<'_>, pid: i32) -> PyResult<Self> {
             guard(py, || {
-                let inner = py
-                    .detach(|| ProcessTreeSampler::new(pid))
-                    .py_err(py, Family::Collector)?;
+                let inner = py.detach(|| ProcessTreeSampler::new(pid)).py_err(py)?;
                 Ok(PyProcessTreeSampler {
                     inner: Mutex::new(inner),
                     pid,
@@ -126,9 +121,7 @@ mod imp {
         /// "peak_rss_bytes", "io_read_bytes_total", "io_write_bytes_total"}`.
         fn sample<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
             guard(py, || {
-                let s = py
-                    .detach(|| lock(&self.inner).sample())
-                    .py_err(py, Family::Collector)?;
+                let s = py.detach(|| lock(&self.inner).sample()).py_err(py)?;
                 to_py(py, &s)
             })
         }
@@ -168,9 +161,7 @@ mod imp {
                 if let Some(pid) = pid {
                     options = options.pid(pid);
                 }
-                let inner = py
-                    .detach(|| Collector::new(options))
-                    .py_err(py, Family::Collector)?;
+                let inner = py.detach(|| Collector::new(options)).py_err(py)?;
                 Ok(PyCollector {
                     inner: Mutex::new(inner),
                 })
@@ -181,9 +172,7 @@ mod imp {
         /// moment).
         fn sample(&self, py: Python<'_>) -> PyResult<PySnapshot> {
             guard(py, || {
-                let inner = py
-                    .detach(|| lock(&self.inner).sample())
-                    .py_err(py, Family::Collector)?;
+                let inner = py.detach(|| lock(&self.inner).sample()).py_err(py)?;
                 Ok(PySnapshot { inner })
             })
         }
@@ -252,7 +241,7 @@ mod imp {
     #[pyfunction(name = "ccache_stats")]
     fn py_ccache_stats(py: Python<'_>) -> PyResult<Option<Bound<'_, PyAny>>> {
         guard(py, || {
-            let c = py.detach(ccache_stats).py_err(py, Family::Collector)?;
+            let c = py.detach(ccache_stats).py_err(py)?;
             optional_cache(py, c)
         })
     }
@@ -261,7 +250,7 @@ mod imp {
     #[pyfunction(name = "sccache_stats")]
     fn py_sccache_stats(py: Python<'_>) -> PyResult<Option<Bound<'_, PyAny>>> {
         guard(py, || {
-            let c = py.detach(sccache_stats).py_err(py, Family::Collector)?;
+            let c = py.detach(sccache_stats).py_err(py)?;
             optional_cache(py, c)
         })
     }
@@ -270,7 +259,7 @@ mod imp {
     #[pyfunction(name = "parse_ccache_stats")]
     fn py_parse_ccache_stats(py: Python<'_>, text: String) -> PyResult<Bound<'_, PyAny>> {
         guard(py, || {
-            let c = parse_ccache_stats(&text).py_err(py, Family::Collector)?;
+            let c = parse_ccache_stats(&text).py_err(py)?;
             cache_dict(py, &c)
         })
     }
@@ -279,7 +268,7 @@ mod imp {
     #[pyfunction(name = "parse_sccache_stats")]
     fn py_parse_sccache_stats(py: Python<'_>, json: String) -> PyResult<Bound<'_, PyAny>> {
         guard(py, || {
-            let c = parse_sccache_stats(&json).py_err(py, Family::Collector)?;
+            let c = parse_sccache_stats(&json).py_err(py)?;
             cache_dict(py, &c)
         })
     }

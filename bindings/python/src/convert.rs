@@ -9,7 +9,7 @@ use pythonize::{depythonize, pythonize, Depythonizer};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::errors::{family_error, invalid_input, Family};
+use crate::errors::invalid_input;
 
 /// Joins a prefix (`history`, `context`) and a serde path (`[3].config`, `.`).
 fn join(prefix: &str, path: &str) -> String {
@@ -79,9 +79,9 @@ pub(crate) fn to_py<'py, T: Serialize + ?Sized>(
     value: &T,
 ) -> PyResult<Bound<'py, PyAny>> {
     pythonize(py, value).map_err(|e| {
-        family_error(
+        invalid_input(
             py,
-            Family::Input,
+            None,
             format!("cannot convert a result to Python objects: {e}"),
         )
     })

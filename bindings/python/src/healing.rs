@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use crate::convert::{from_py, to_py};
-use crate::errors::{guard, invalid_input, CoreResultExt, Family};
+use crate::errors::{guard, invalid_input, CoreResultExt};
 
 /// Classifies a failed build's log: the cause (`oom`, `disk_full`, `network`...,
 /// or `unknown`), a confidence, the evidence lines and a remediation. Releases the GIL.
@@ -180,7 +180,7 @@ fn webhook_from(obj: &Bound<'_, PyAny>) -> PyResult<Webhook> {
         serde_json::to_vec(&value)
             .map_err(|e| invalid_input(py, None, format!("invalid alert payload: {e}")))?
     };
-    Webhook::from_slice(&bytes).py_err(py, Family::Input)
+    Webhook::from_slice(&bytes).py_err(py)
 }
 
 /// `now` of `evaluate`: None (the system clock), an RFC 3339 string or an aware datetime.
@@ -216,9 +216,7 @@ impl PyPolicySet {
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         guard(py, || {
-            PolicySet::from_path(&path)
-                .map(Self::wrap)
-                .py_err(py, Family::Policy)
+            PolicySet::from_path(&path).map(Self::wrap).py_err(py)
         })
     }
 
@@ -229,9 +227,7 @@ impl PyPolicySet {
             let value: serde_json::Value = from_py(policies, "policies", "")?;
             let text = serde_json::to_string(&value)
                 .map_err(|e| invalid_input(py, None, format!("invalid policies: {e}")))?;
-            PolicySet::from_json(&text)
-                .map(Self::wrap)
-                .py_err(py, Family::Policy)
+            PolicySet::from_json(&text).map(Self::wrap).py_err(py)
         })
     }
 
@@ -239,9 +235,7 @@ impl PyPolicySet {
     #[staticmethod]
     fn from_json(py: Python<'_>, text: String) -> PyResult<Self> {
         guard(py, || {
-            PolicySet::from_json(&text)
-                .map(Self::wrap)
-                .py_err(py, Family::Policy)
+            PolicySet::from_json(&text).map(Self::wrap).py_err(py)
         })
     }
 
@@ -249,9 +243,7 @@ impl PyPolicySet {
     #[staticmethod]
     fn from_yaml(py: Python<'_>, text: String) -> PyResult<Self> {
         guard(py, || {
-            PolicySet::from_yaml(&text)
-                .map(Self::wrap)
-                .py_err(py, Family::Policy)
+            PolicySet::from_yaml(&text).map(Self::wrap).py_err(py)
         })
     }
 
@@ -309,12 +301,12 @@ impl PyPolicySet {
 
     /// The set as a JSON policy file.
     fn to_json(&self, py: Python<'_>) -> PyResult<String> {
-        self.set.to_json().py_err(py, Family::Policy)
+        self.set.to_json().py_err(py)
     }
 
     /// The set as a YAML policy file.
     fn to_yaml(&self, py: Python<'_>) -> PyResult<String> {
-        self.set.to_yaml().py_err(py, Family::Policy)
+        self.set.to_yaml().py_err(py)
     }
 
     fn __len__(&self) -> usize {

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PySlice, PySliceMethods};
 
 use crate::convert::{from_py, to_py};
-use crate::errors::{guard, CoreResultExt, Family};
+use crate::errors::{guard, CoreResultExt};
 
 /// Runs given to a call: borrowed from a `History` or converted from dicts.
 pub(crate) enum Runs {
@@ -58,7 +58,7 @@ impl PyHistory {
     }
 
     fn checked(py: Python<'_>, runs: Vec<BuildRun>, first: usize) -> PyResult<Vec<BuildRun>> {
-        validate_history(&runs, first).py_err(py, Family::Input)?;
+        validate_history(&runs, first).py_err(py)?;
         Ok(runs)
     }
 }
@@ -84,7 +84,7 @@ impl PyHistory {
     fn append(&self, py: Python<'_>, run: &Bound<'_, PyAny>) -> PyResult<()> {
         guard(py, || {
             let run: BuildRun = from_py(run, "run", "")?;
-            run.validate().py_err(py, Family::Input)?;
+            run.validate().py_err(py)?;
             let mut w = self.runs.write().unwrap_or_else(|p| p.into_inner());
             Arc::make_mut(&mut w).push(run);
             Ok(())

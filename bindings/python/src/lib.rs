@@ -5,8 +5,9 @@
 //! the answer back. Nothing is decided here. Heavy work (training, batch prediction,
 //! optimisation, model I/O, log classification) runs with the GIL released; every class is
 //! immutable (`frozen`) over `Arc`s, so objects are shared freely between threads. Errors
-//! become `inframind.InframindError` subclasses (or `OSError`s for I/O), and a Rust panic
-//! becomes an `InframindError` instead of pyo3's `PanicException`.
+//! become the class `inframind.exceptions` maps their core kind to (`InframindError`
+//! subclasses, `OSError`s for I/O), and a Rust panic becomes an `InframindError` instead of
+//! pyo3's `PanicException`.
 //!
 //! The Python package (`bindings/python/python/inframind/`) re-exports this module; its stubs
 //! (`_inframind.pyi`) are checked against it with `mypy.stubtest`.
@@ -20,17 +21,18 @@ mod healing;
 mod history;
 mod model;
 mod optimizer;
+mod retrain;
 mod store;
 
 use inframind_core::features::{self, FeatureSchema, FEATURE_NAMES};
 use inframind_core::telemetry::validate_history;
-use inframind_core::{demo, tool_env, BuildConfig, BuildRun, RunContext};
+use inframind_core::{demo, rules, tool_env, BuildConfig, BuildRun, RunContext, RunStatus};
 use numpy::{IntoPyArray, PyArray1, PyArray2};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyTuple};
 
 use convert::{from_py, to_py};
-use errors::{guard, CoreResultExt, Family};
+use errors::{guard, CoreResultExt};
 
 /// The features of a historical `run` (a run dict), computed from its config, tool and step
 /// count and the `history` before it (never from its own outcome), by feature name.
@@ -43,7 +45,7 @@ fn run_features<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     guard(py, || {
         let run: BuildRun = from_py(run, "run", "")?;
-        run.validate().py_err(py, Family::Input)?;
+        run.validate().py_err(py)?;
         let history = history::runs_from(history)?;
         let row = features::run_features(&run, &history);
         let d = PyDict::new(py);
@@ -64,7 +66,7 @@ type TrainingData<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>);
 fn training_data<'py>(py: Python<'py>, runs: &Bound<'py, PyAny>) -> PyResult<TrainingData<'py>> {
     guard(py, || {
         let history = history::runs_from(Some(runs))?;
-        validate_history(&history, 0).py_err(py, Family::Input)?;
+        validate_history(&history, 0).py_err(py)?;
         let (rows, y) = py.detach(|| features::training_rows(&history));
         let n = rows.len();
         let x = ndarray::Array2::from_shape_vec((n, features::N_FEATURES), rows.concat())
@@ -110,7 +112,7 @@ fn env_for<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     guard(py, || {
         let config: BuildConfig = from_py(config, "config", "config")?;
-        config.validate("config").py_err(py, Family::Input)?;
+        config.validate("config").py_err(py)?;
         to_py(py, &tool_env::env_for(&tool, &config))
     })
 }
@@ -121,7 +123,7 @@ fn env_for<'py>(
 fn validate_run<'py>(py: Python<'py>, run: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     guard(py, || {
         let run: BuildRun = from_py(run, "run", "")?;
-        run.validate().py_err(py, Family::Input)?;
+        run.validate().py_err(py)?;
         to_py(py, &run)
     })
 }
@@ -135,9 +137,17 @@ fn validate_context<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     guard(py, || {
         let ctx: RunContext = optimizer::context_from(context)?;
-        ctx.validate().py_err(py, Family::Input)?;
+        ctx.validate().py_err(py)?;
         to_py(py, &ctx)
     })
+}
+
+/// Checks a name (`field` says which: `pipeline`, `run_id`, `tool`, a step name, a label) by
+/// the core's rule: not blank, at most 512 bytes, no NUL byte. Raises InvalidInputError naming
+/// `field` when it is not.
+#[pyfunction]
+fn check_name(py: Python<'_>, field: &str, value: &str) -> PyResult<()> {
+    guard(py, || rules::check_name(field, value).py_err(py))
 }
 
 /// Panics in Rust with `message`. It exists only so the test suite can prove that a Rust
@@ -151,15 +161,15 @@ fn _debug_panic(py: Python<'_>, message: String) -> PyResult<()> {
 #[pymodule]
 fn _inframind(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    let classes = errors::classes(py)?;
-    m.add("InframindError", classes.base.bind(py))?;
-    m.add("InvalidInputError", classes.invalid_input.bind(py))?;
-    m.add("ModelError", classes.model.bind(py))?;
-    m.add("PolicyError", classes.policy.bind(py))?;
-    m.add("StoreError", classes.store.bind(py))?;
-    m.add("CollectorError", classes.collector.bind(py))?;
+    // The exception classes live in `inframind.exceptions`; a package without them is broken,
+    // and import time is the moment to say so, not the first error.
+    errors::classes(py)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FEATURE_NAMES", FEATURE_NAMES.to_vec())?;
+    m.add(
+        "RUN_STATUSES",
+        PyTuple::new(py, RunStatus::ALL.map(RunStatus::as_str))?,
+    )?;
     m.add_class::<history::PyHistory>()?;
     m.add_class::<model::PyDurationModel>()?;
     m.add_class::<model::PyPrediction>()?;
@@ -168,6 +178,7 @@ fn _inframind(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::PyModelStore>()?;
     m.add_class::<healing::PyClassification>()?;
     m.add_class::<healing::PyPolicySet>()?;
+    m.add_class::<retrain::PyRetrainPolicy>()?;
     m.add_function(wrap_pyfunction!(run_features, m)?)?;
     m.add_function(wrap_pyfunction!(feature_schema, m)?)?;
     m.add_function(wrap_pyfunction!(training_data, m)?)?;
@@ -175,6 +186,7 @@ fn _inframind(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(env_for, m)?)?;
     m.add_function(wrap_pyfunction!(validate_run, m)?)?;
     m.add_function(wrap_pyfunction!(validate_context, m)?)?;
+    m.add_function(wrap_pyfunction!(check_name, m)?)?;
     m.add_function(wrap_pyfunction!(healing::classify_log, m)?)?;
     m.add_function(wrap_pyfunction!(_debug_panic, m)?)?;
     collect::register(m)?;

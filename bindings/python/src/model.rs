@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple, PyType};
 
 use crate::convert::{from_py, to_py};
-use crate::errors::{guard, invalid_input, CoreResultExt, Family};
+use crate::errors::{guard, invalid_input, CoreResultExt};
 use crate::history::runs_from;
 
 /// A count given from Python: negative values are an input error, not an OverflowError.
@@ -236,7 +236,7 @@ impl PyDurationModel {
             let history = runs_from(Some(runs))?;
             let model = py
                 .detach(|| DurationModel::train(&history, params))
-                .py_err(py, Family::Input)?;
+                .py_err(py)?;
             Ok(PyDurationModel::new(model))
         })
     }
@@ -298,7 +298,7 @@ impl PyDurationModel {
             let yv: Vec<f64> = y.as_array().to_vec();
             let model = py
                 .detach(|| DurationModel::fit(xv, &yv, feature_names, params))
-                .py_err(py, Family::Input)?;
+                .py_err(py)?;
             Ok(PyDurationModel::new(model))
         })
     }
@@ -322,13 +322,12 @@ impl PyDurationModel {
                     Subject::Context(..) => HistoryStats::from_history(&history),
                     Subject::Run(_) => HistoryStats::default(),
                 };
-                let row =
-                    subject_row(&self.inner, &s, &history, &stats, "").py_err(py, Family::Input)?;
+                let row = subject_row(&self.inner, &s, &history, &stats, "").py_err(py)?;
                 return self
                     .inner
                     .predict_features(&row)
                     .map(PyPrediction::from)
-                    .py_err(py, Family::Input);
+                    .py_err(py);
             }
             let row: Vec<f64> = run_or_context.extract().map_err(|_| {
                 invalid_input(
@@ -351,7 +350,7 @@ impl PyDurationModel {
             self.inner
                 .predict_features(&row)
                 .map(PyPrediction::from)
-                .py_err(py, Family::Input)
+                .py_err(py)
         })
     }
 
@@ -378,14 +377,12 @@ impl PyDurationModel {
                 for (i, obj) in rows.iter().enumerate() {
                     let prefix = format!("X[{i}]");
                     let s = subject(obj, config, &prefix)?;
-                    let row = subject_row(model, &s, &history, &stats, &prefix)
-                        .py_err(py, Family::Input)?;
+                    let row = subject_row(model, &s, &history, &stats, &prefix).py_err(py)?;
                     flat.extend_from_slice(&row);
                 }
                 let x = Array2::from_shape_vec((rows.len(), N_FEATURES), flat)
                     .map_err(|e| invalid_input(py, Some("X"), e.to_string()))?;
-                py.detach(|| model.predict_many(x.view()))
-                    .py_err(py, Family::Input)?
+                py.detach(|| model.predict_many(x.view())).py_err(py)?
             } else {
                 let x: PyArrayLike2<'py, f64, AllowTypeChange> = X.extract().map_err(|e| {
                     invalid_input(
@@ -398,8 +395,7 @@ impl PyDurationModel {
                     )
                 })?;
                 let view = x.as_array();
-                py.detach(|| model.predict_many(view))
-                    .py_err(py, Family::Input)?
+                py.detach(|| model.predict_many(view)).py_err(py)?
             };
             let means: Vec<f64> = preds.iter().map(|p| p.mean).collect();
             let means = PyArray1::from_vec(py, means).into_any();
@@ -466,7 +462,7 @@ impl PyDurationModel {
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         guard(py, || {
             let model = &self.inner;
-            py.detach(|| model.save(&path)).py_err(py, Family::Model)
+            py.detach(|| model.save(&path)).py_err(py)
         })
     }
 
@@ -476,7 +472,7 @@ impl PyDurationModel {
         guard(py, || {
             py.detach(|| DurationModel::load(&path))
                 .map(PyDurationModel::new)
-                .py_err(py, Family::Model)
+                .py_err(py)
         })
     }
 
@@ -491,7 +487,7 @@ impl PyDurationModel {
         guard(py, || {
             DurationModel::from_bytes(&data)
                 .map(PyDurationModel::new)
-                .py_err(py, Family::Model)
+                .py_err(py)
         })
     }
 

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use crate::convert::{from_py, to_py};
-use crate::errors::{guard, CoreResultExt, Family};
+use crate::errors::{guard, CoreResultExt};
 use crate::history::runs_from;
 use crate::model::{count, PyDurationModel};
 
@@ -57,7 +57,7 @@ impl PyOptimizer {
                 let d: BuildConfig = from_py(d, "defaults", "defaults")?;
                 params = params.defaults(d);
             }
-            let inner = Optimizer::new(params).py_err(py, Family::Input)?;
+            let inner = Optimizer::new(params).py_err(py)?;
             Ok(PyOptimizer {
                 inner,
                 model: model.map(|m| Arc::clone(&m.get().inner)),
@@ -86,7 +86,7 @@ impl PyOptimizer {
             let opt = &self.inner;
             let s = py
                 .detach(|| opt.suggest(model, &history, &ctx, seed))
-                .py_err(py, Family::Input)?;
+                .py_err(py)?;
             Ok(PySuggestion { inner: s })
         })
     }

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::convert::to_py;
-use crate::errors::{guard, CoreResultExt, Family};
+use crate::errors::{guard, CoreResultExt};
 use crate::model::{count, PyDurationModel};
 
 /// A folder of versioned models, one sub-folder per pipeline. Writes are atomic and never
@@ -25,7 +25,7 @@ impl PyModelStore {
     #[new]
     fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         guard(py, || {
-            let inner = ModelStore::open(&path).py_err(py, Family::Store)?;
+            let inner = ModelStore::open(&path).py_err(py)?;
             Ok(PyModelStore { inner, root: path })
         })
     }
@@ -46,8 +46,7 @@ impl PyModelStore {
         guard(py, || {
             let m = &model.get().inner;
             let store = &self.inner;
-            py.detach(|| store.save(&pipeline, m))
-                .py_err(py, Family::Store)
+            py.detach(|| store.save(&pipeline, m)).py_err(py)
         })
     }
 
@@ -57,7 +56,7 @@ impl PyModelStore {
             let store = &self.inner;
             py.detach(|| store.load(&pipeline, version))
                 .map(PyDurationModel::new)
-                .py_err(py, Family::Store)
+                .py_err(py)
         })
     }
 
@@ -66,9 +65,7 @@ impl PyModelStore {
     fn load_latest(&self, py: Python<'_>, pipeline: String) -> PyResult<PyDurationModel> {
         guard(py, || {
             let store = &self.inner;
-            let loaded = py
-                .detach(|| store.load_latest(&pipeline))
-                .py_err(py, Family::Store)?;
+            let loaded = py.detach(|| store.load_latest(&pipeline)).py_err(py)?;
             for (version, reason) in &loaded.skipped {
                 let msg =
                     format!("model store: skipped version {version} of {pipeline:?}: {reason}");
@@ -85,9 +82,7 @@ impl PyModelStore {
     fn list<'py>(&self, py: Python<'py>, pipeline: String) -> PyResult<Vec<Bound<'py, PyDict>>> {
         guard(py, || {
             let store = &self.inner;
-            let versions = py
-                .detach(|| store.list(&pipeline))
-                .py_err(py, Family::Store)?;
+            let versions = py.detach(|| store.list(&pipeline)).py_err(py)?;
             versions
                 .into_iter()
                 .map(|v| {
@@ -117,14 +112,13 @@ impl PyModelStore {
         guard(py, || {
             let keep = count(py, "keep", keep)?;
             let store = &self.inner;
-            py.detach(|| store.prune(&pipeline, keep))
-                .py_err(py, Family::Store)
+            py.detach(|| store.prune(&pipeline, keep)).py_err(py)
         })
     }
 
     /// Pipelines with models in the store.
     fn pipelines(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        guard(py, || self.inner.pipelines().py_err(py, Family::Store))
+        guard(py, || self.inner.pipelines().py_err(py))
     }
 
     fn __repr__(&self) -> String {

@@ -48,12 +48,15 @@ def test_process_tree_sampler_follows_children():
     assert after["peak_rss_bytes"] >= s["peak_rss_bytes"]
 
 
-def test_missing_pid_is_an_input_error():
+def test_missing_pid_is_a_process_lookup_error():
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
-    with pytest.raises(im.InvalidInputError, match=f"no process with pid {p.pid}") as e:
+    with pytest.raises(ProcessLookupError, match=f"no process with pid {p.pid}") as e:
         im.ProcessTreeSampler(p.pid)
-    assert e.value.field == "pid"
+    assert e.value.field == "pid" and e.value.kind == "not_found"
+    assert isinstance(e.value, OSError) and not isinstance(e.value, im.InframindError)
+    with pytest.raises(ProcessLookupError, match=f"no process with pid {p.pid}"):
+        im.Collector(p.pid)
 
 
 def test_collector_snapshot():

@@ -13,11 +13,15 @@ import inframind as im
 
 
 def test_hierarchy():
-    for cls in (im.InvalidInputError, im.ModelError, im.PolicyError, im.StoreError, im.CollectorError):
+    for cls in (im.InvalidInputError, im.ModelError, im.PolicyError, im.StoreError, im.CollectorError,
+                im.NotEnoughDataError, im.NoSafeConfigError):
         assert issubclass(cls, im.InframindError) and issubclass(cls, Exception)
         assert cls.__module__ == "inframind"
     assert issubclass(im.InvalidInputError, ValueError)
     assert not issubclass(im.ModelError, ValueError)
+    # Finer kinds of bad input: `except InvalidInputError` still catches them.
+    assert issubclass(im.NotEnoughDataError, im.InvalidInputError)
+    assert issubclass(im.NoSafeConfigError, im.InvalidInputError)
 
 
 def test_bad_history_field_is_named(history):

@@ -175,3 +175,83 @@ def test_completed_runs_feed_the_model(client):
     b = client.post("/optimize", json={"pipeline": "web", "context": {"tool": "npm"}}, headers=H).json()
     assert b["cold_start"] is False and b["model_version"] == "v1"
     assert b["env"]["npm_config_jobs"] == str(b["config"]["concurrency"])
+
+
+def run_once(client, pipeline, rid, status="success", duration_s=60.0, config=CONFIG, tool="npm", steps=()):
+    """One run through the API: start, steps, complete."""
+    r = client.post("/builds/start", json={"pipeline": pipeline, "tool": tool, "config": config, "run_id": rid}, headers=H)
+    assert r.status_code == 201, r.text
+    for s in steps:
+        client.post("/builds/step", json={"run_id": rid, **s}, headers=H)
+    r = client.post("/builds/complete", json={"run_id": rid, "status": status, "duration_s": duration_s}, headers=H)
+    assert r.status_code == 200, r.text
+
+
+def model_version(client, pipeline, tool="npm"):
+    r = client.post("/optimize", json={"pipeline": pipeline, "context": {"tool": tool}}, headers=H)
+    assert r.status_code == 200, r.text
+    return r.json()["model_version"]
+
+
+def test_status_names_are_the_cores():
+    import fastapi_service
+
+    assert fastapi_service.FINAL_STATUSES == set(im.RUN_STATUSES) - {"running"}
+
+
+def test_the_first_model_comes_after_the_second_success(client):
+    store = client.app.state.service.store
+    run_once(client, "two", "t1")
+    run_once(client, "two", "t2", status="failure")
+    assert model_version(client, "two") is None
+    assert "im_api_models 0\n" in client.get("/metrics").text and store.list("two") == []
+    run_once(client, "two", "t3", duration_s=70.0)
+    # Trained on this /optimize; the optimizer itself still answers cold below 10 successes.
+    assert model_version(client, "two") is None
+    assert "im_api_models 1\n" in client.get("/metrics").text
+    assert [v["version"] for v in store.list("two")] == [1]
+    # Nothing new since: no new version.
+    model_version(client, "two")
+    assert [v["version"] for v in store.list("two")] == [1]
+
+
+def test_a_surprise_retrains_at_once(client):
+    runs = im.demo_history("npm", 40, 3)
+    for r in runs:
+        run_once(client, "web", "w-" + r["run_id"], r["status"], r["duration_s"], r["config"], steps=r["steps"])
+    assert model_version(client, "web") == "v1"
+    service = client.app.state.service
+
+    def expected(rid):
+        run = {"run_id": rid, "pipeline": "web", "tool": "npm", "status": "success", "duration_s": 1.0,
+               "config": CONFIG, "steps": []}
+        return service.models["web"].predict(run, service.history["web"]).mean
+
+    # As predicted: one new run of 41 is less than 5% new, so no retraining.
+    run_once(client, "web", "as-expected", duration_s=expected("as-expected"))
+    assert model_version(client, "web") == "v1"
+    # An OOM kill is a surprise whatever the model said...
+    run_once(client, "web", "oom", status="oom_killed", duration_s=30.0)
+    assert model_version(client, "web") == "v2"
+    # ...and so is a success ten times slower than predicted.
+    run_once(client, "web", "slow", duration_s=10 * expected("slow"))
+    assert service.progress["web"].surprise is True
+    assert model_version(client, "web") == "v3"
+    assert service.progress["web"].surprise is False
+
+
+def test_names_follow_the_core_rule(client):
+    long = "p" * 513
+    for body in ({"pipeline": long, "tool": "cmake"}, {"pipeline": long, "tool": "cmake", "config": CONFIG}):
+        e = assert_error(client.post("/builds/start", json=body, headers=H), 422, "invalid_input", "pipeline")
+        assert "at most 512 bytes" in e["message"]
+    e = assert_error(client.post("/optimize", json={"pipeline": long, "context": {"tool": "cmake"}}, headers=H),
+                     422, "invalid_input", "pipeline")
+    assert "at most 512 bytes" in e["message"]
+    assert_error(client.post("/optimize", json={"pipeline": " ", "context": {"tool": "cmake"}}, headers=H),
+                 422, "invalid_input", "pipeline")
+    e = assert_error(client.post("/builds/start", json={"pipeline": "p", "tool": "cmake", "run_id": "a\0b"}, headers=H),
+                     422, "invalid_input", "run_id")
+    assert "NUL" in e["message"]
+    assert_error(client.post("/builds/start", json={"pipeline": "p", "tool": "  "}, headers=H), 422, "invalid_input", "tool")
+    assert client.post("/builds/start", json={"pipeline": "p" * 512, "tool": "cmake"}, headers=H).status_code == 201

@@ -12,29 +12,39 @@ REST API's snake_case field names, so a web handler can pass its request body st
     s = im.Optimizer(model).suggest(history, {"tool": "cmake"}, seed=7)
     print(s.config, s.predicted_duration_s, s.rationale)
 
-Errors are :class:`InframindError` subclasses (:class:`InvalidInputError` is also a
-``ValueError``); file-system errors are ``OSError`` subclasses (``FileNotFoundError``...).
+Errors are :class:`InframindError` subclasses chosen by the core's error kind (see
+:mod:`inframind.exceptions`): :class:`InvalidInputError` is also a ``ValueError``, and
+:class:`NotEnoughDataError` and :class:`NoSafeConfigError` are kinds of it. File-system errors
+are ``OSError`` subclasses (``FileNotFoundError``...), a missing process a
+``ProcessLookupError``.
 """
 
 from collections.abc import Mapping as _Mapping
 
-from ._inframind import (
-    FEATURE_NAMES,
-    Classification,
+from .exceptions import (
     CollectorError,
-    DurationModel,
-    History,
     InframindError,
     InvalidInputError,
     ModelError,
+    NoSafeConfigError,
+    NotEnoughDataError,
+    PolicyError,
+    StoreError,
+)
+from ._inframind import (
+    FEATURE_NAMES,
+    RUN_STATUSES,
+    Classification,
+    DurationModel,
+    History,
     ModelStore,
     Optimizer,
-    PolicyError,
     PolicySet,
     Prediction,
-    StoreError,
+    RetrainPolicy,
     Suggestion,
     __version__,
+    check_name,
     classify_log,
     demo_history,
     feature_schema,
@@ -64,6 +74,7 @@ _Mapping.register(Classification)
 
 __all__ = [
     "FEATURE_NAMES",
+    "RUN_STATUSES",
     "Classification",
     "CollectorError",
     "DurationModel",
@@ -72,13 +83,17 @@ __all__ = [
     "InvalidInputError",
     "ModelError",
     "ModelStore",
+    "NoSafeConfigError",
+    "NotEnoughDataError",
     "Optimizer",
     "PolicyError",
     "PolicySet",
     "Prediction",
+    "RetrainPolicy",
     "StoreError",
     "Suggestion",
     "__version__",
+    "check_name",
     "classify_log",
     "demo_history",
     "feature_schema",

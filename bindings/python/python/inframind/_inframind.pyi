@@ -21,18 +21,15 @@ __all__ = [
     "parse_sccache_stats",
     "sccache_stats",
     "Classification",
-    "CollectorError",
     "DurationModel",
     "FEATURE_NAMES",
-    "InframindError",
-    "InvalidInputError",
-    "ModelError",
+    "RUN_STATUSES",
+    "RetrainPolicy",
+    "check_name",
     "ModelStore",
     "Optimizer",
-    "PolicyError",
     "PolicySet",
     "Prediction",
-    "StoreError",
     "Suggestion",
     "__version__",
     "_debug_panic",
@@ -48,21 +45,13 @@ __all__ = [
 
 __version__: str
 FEATURE_NAMES: list[str]
+RUN_STATUSES: tuple[str, ...]
 
 _Run = Mapping[str, Any]
 _Context = Mapping[str, Any]
 _Config = Mapping[str, Any]
 _Path = Union[str, os.PathLike[str]]
 _History = Union[Sequence[_Run], "History"]
-
-class InframindError(Exception):
-    field: Optional[str]
-
-class InvalidInputError(InframindError, ValueError): ...
-class ModelError(InframindError): ...
-class PolicyError(InframindError): ...
-class StoreError(InframindError): ...
-class CollectorError(InframindError): ...
 
 @final
 class History:
@@ -279,6 +268,48 @@ class PolicySet:
     def to_yaml(self) -> str: ...
     def __len__(self) -> int: ...
 
+@final
+class RetrainPolicy:
+    def __new__(
+        cls,
+        *,
+        min_successes: Optional[int] = None,
+        growth: Optional[float] = None,
+        max_new: Optional[int] = None,
+        surprise_spreads: Optional[float] = None,
+        surprise_share: Optional[float] = None,
+    ) -> RetrainPolicy: ...
+    @staticmethod
+    def every(n: int) -> RetrainPolicy: ...
+    @property
+    def min_successes(self) -> int: ...
+    @property
+    def growth(self) -> float: ...
+    @property
+    def min_new(self) -> int: ...
+    @property
+    def max_new(self) -> int: ...
+    @property
+    def surprise_spreads(self) -> float: ...
+    @property
+    def surprise_share(self) -> float: ...
+    def new_runs_needed(self, completed: int) -> int: ...
+    def is_due(
+        self,
+        completed: int,
+        successes: int,
+        trained_at: Optional[int] = None,
+        has_model: bool = False,
+        surprise: bool = False,
+    ) -> Optional[Literal["first_model", "growth", "surprise"]]: ...
+    def is_surprise(
+        self,
+        status: str,
+        duration_s: float,
+        predicted_mean: Optional[float] = None,
+        predicted_spread: Optional[float] = None,
+    ) -> bool: ...
+
 def features(run: _Run, history: Optional[_History] = None) -> dict[str, float]: ...
 def feature_schema() -> dict[str, Any]: ...
 def training_data(runs: _History) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
@@ -286,6 +317,7 @@ def demo_history(tool: str, n: int, seed: int = 0) -> list[dict[str, Any]]: ...
 def tool_env(tool: str, config: _Config) -> dict[str, str]: ...
 def validate_run(run: _Run) -> dict[str, Any]: ...
 def validate_context(context: Union[_Context, str]) -> dict[str, Any]: ...
+def check_name(field: str, value: str) -> None: ...
 def classify_log(text: str) -> Classification: ...
 def _debug_panic(message: str) -> None: ...
 
