@@ -292,13 +292,10 @@ class Service:
                 raise ApiError(409, f"run {req.run_id!r} was already completed with a different body")
             if run["status"] != RUNNING:
                 raise ApiError(409, f"run {req.run_id!r} is already completed ({run['status']})")
-        classification = None
-        status = req.status
-        if req.log_tail and status != SUCCESS:
-            c = im.classify_log(req.log_tail)
-            classification = c.to_dict()
-            if status == FAILURE:
-                status = c.run_status
+        # The core decides the recorded status: a failed run's log is classified (an OOM or
+        # a time limit rewrites "failure"); cancelled and successful runs are kept as sent.
+        status, verdict = im.final_status(req.status, req.log_tail)
+        classification = verdict.to_dict() if verdict is not None else None
         with self.lock:
             if req.run_id in self.completions:  # a concurrent identical completion won
                 done = self.completions[req.run_id]

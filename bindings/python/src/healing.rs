@@ -7,6 +7,7 @@ use inframind_core::healing::{
     classify, Classification, EvalOptions, ManualClock, PolicySet, SafetyState, SystemClock,
     Webhook,
 };
+use inframind_core::RunStatus;
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
@@ -21,6 +22,28 @@ pub(crate) fn classify_log(py: Python<'_>, text: String) -> PyResult<PyClassific
     guard(py, || {
         let inner = py.detach(|| classify(&text));
         Ok(PyClassification { inner })
+    })
+}
+
+/// The status a finished run is recorded with, given the status its CI reported and its log:
+/// a failed run's log is classified, and an OOM or time-limit cause turns `failure` into
+/// `oom_killed` or `timeout`. Cancelled and successful runs keep their status and get no
+/// classification. Returns `(status, classification or None)`.
+#[pyfunction]
+#[pyo3(signature = (reported, log=None))]
+pub(crate) fn final_status(
+    py: Python<'_>,
+    reported: &str,
+    log: Option<String>,
+) -> PyResult<(&'static str, Option<PyClassification>)> {
+    guard(py, || {
+        let reported: RunStatus = reported.parse().py_err(py)?;
+        let (status, classification) =
+            py.detach(|| inframind_core::healing::final_status(reported, log.as_deref()));
+        Ok((
+            status.as_str(),
+            classification.map(|inner| PyClassification { inner }),
+        ))
     })
 }
 

@@ -188,6 +188,7 @@ fn _inframind(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_context, m)?)?;
     m.add_function(wrap_pyfunction!(check_name, m)?)?;
     m.add_function(wrap_pyfunction!(healing::classify_log, m)?)?;
+    m.add_function(wrap_pyfunction!(healing::final_status, m)?)?;
     m.add_function(wrap_pyfunction!(_debug_panic, m)?)?;
     collect::register(m)?;
     Ok(())

@@ -88,3 +88,20 @@ def test_policy_constructors_agree(tmp_path):
     f = im.PolicySet.from_file(str(tmp_path / "p.json"))
     for other in (b, c, d, e, f):
         assert other.policies == a.policies
+
+
+def test_final_status_is_the_cores_rule():
+    status, verdict = im.final_status("failure", OOM_LOG)
+    assert status == "oom_killed"
+    assert verdict is not None and verdict["category"] == "oom"
+    # A cancelled run keeps its status and its log is not classified, even an OOM log.
+    assert im.final_status("cancelled", OOM_LOG) == ("cancelled", None)
+    assert im.final_status("success", OOM_LOG) == ("success", None)
+    assert im.final_status("failure", "   \n") == ("failure", None)
+    assert im.final_status("failure") == ("failure", None)
+    # A reported OOM keeps its status and still gets the classification.
+    status, verdict = im.final_status("oom_killed", OOM_LOG)
+    assert status == "oom_killed" and verdict is not None
+    with pytest.raises(im.InvalidInputError) as e:
+        im.final_status("killed", OOM_LOG)
+    assert e.value.field == "status"
