@@ -25,13 +25,51 @@ pub(super) struct Guarded {
     pub(super) considered: usize,
     /// Candidates above capacity once lifted to the floors.
     pub(super) rejected: usize,
+    /// Whether nothing near the baseline fitted, so the candidates run fewer jobs.
+    pub(super) stepped_down: bool,
 }
 
 impl Optimizer {
     /// The grid around the baseline, each candidate lifted to the floors, those above capacity
-    /// dropped; `NoSafeConfig` when none is left.
+    /// dropped. When none is left, the most jobs that fit the capacity, with the grid around
+    /// the baseline cut to the capacity; `NoSafeConfig` only when not even one job fits.
     pub(super) fn guarded_candidates(&self, req: &Request<'_>) -> Result<Guarded> {
-        let grid = self.grid(&req.base);
+        let near = self.lift_all(self.grid(&req.base), req);
+        if !near.configs.is_empty() {
+            return Ok(near);
+        }
+        // Raising memory past the capacity is no way out, but fewer jobs need fewer cores and,
+        // by the per-job OOM evidence, less memory.
+        let Some(jobs) = self.most_jobs_that_fit(req) else {
+            return Err(no_safe_config(req));
+        };
+        let cap = req.capacity;
+        let start = BuildConfig {
+            concurrency: jobs,
+            cpu_cores: cap
+                .cpu_cores
+                .map_or(req.base.cpu_cores, |c| req.base.cpu_cores.min(c)),
+            memory_bytes: cap
+                .memory_bytes
+                .map_or(req.base.memory_bytes, |m| req.base.memory_bytes.min(m)),
+        };
+        let mut grid: Vec<BuildConfig> = self
+            .grid(&start)
+            .into_iter()
+            .filter(|c| c.concurrency <= jobs)
+            .collect();
+        grid.push(self.smallest(jobs));
+        let fewer = self.lift_all(grid, req);
+        Ok(Guarded {
+            considered: near.considered + fewer.considered,
+            rejected: near.rejected + fewer.rejected,
+            stepped_down: true,
+            ..fewer
+        })
+    }
+
+    /// Lifts each candidate to the floors and drops those above capacity.
+    fn lift_all(&self, grid: Vec<BuildConfig>, req: &Request<'_>) -> Guarded {
         let considered = grid.len();
         // The memory floor depends only on concurrency: compute it once per value.
         let mut floor_by_jobs: Vec<(u32, f64)> = Vec::new();
@@ -54,14 +92,45 @@ impl Optimizer {
         let mut configs: Vec<BuildConfig> = lifted.into_iter().flatten().collect();
         configs.sort_by_key(config_key);
         configs.dedup();
-        if configs.is_empty() {
-            return Err(no_safe_config(req));
-        }
-        Ok(Guarded {
+        Guarded {
             configs,
             considered,
             rejected,
-        })
+            stepped_down: false,
+        }
+    }
+
+    /// The most jobs, up to the baseline's, whose floors fit the capacity; `None` when not
+    /// even one job fits. The floors grow with jobs, so a binary search finds it (a baseline
+    /// may declare any number of jobs).
+    fn most_jobs_that_fit(&self, req: &Request<'_>) -> Option<u32> {
+        let fits = |jobs: u32| {
+            self.lift(&self.smallest(jobs), req.floors.memory(jobs), req)
+                .is_some()
+        };
+        if !fits(1) {
+            return None;
+        }
+        let (mut lo, mut hi) = (1, req.base.concurrency.max(1));
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if fits(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Some(lo)
+    }
+
+    /// The least a build with `jobs` jobs can be given before the floors lift it: one step of
+    /// cores and one of memory.
+    fn smallest(&self, jobs: u32) -> BuildConfig {
+        BuildConfig {
+            concurrency: jobs,
+            cpu_cores: self.params.cpu_step,
+            memory_bytes: self.params.memory_step_bytes,
+        }
     }
 
     /// Candidates within ±bound of `base` on each resource.
@@ -156,7 +225,8 @@ fn config_key(c: &BuildConfig) -> (u32, u64, u64) {
     (c.concurrency, c.cpu_cores.to_bits(), c.memory_bytes)
 }
 
-/// Why nothing fits: the floors around the baseline against the declared capacity.
+/// Why nothing fits, not even one job: the floors around the baseline and at one job against
+/// the declared capacity.
 fn no_safe_config(req: &Request<'_>) -> Error {
     let c = req.base.concurrency;
     let mut msg = format!(
@@ -166,6 +236,14 @@ fn no_safe_config(req: &Request<'_>) -> Error {
         req.floors.explain_memory(c),
         cpu_floor(c)
     );
+    if c > 1 {
+        msg.push_str(&format!(
+            "; even 1 job needs {:.2} GiB ({}) and {:.2} cores",
+            req.floors.memory(1) / GIB,
+            req.floors.explain_memory(1),
+            cpu_floor(1)
+        ));
+    }
     if let Some(m) = req.capacity.memory_bytes {
         msg.push_str(&format!(
             "; declared memory capacity {:.2} GiB",
@@ -175,6 +253,6 @@ fn no_safe_config(req: &Request<'_>) -> Error {
     if let Some(cpu) = req.capacity.cpu_cores {
         msg.push_str(&format!("; declared CPU capacity {cpu} cores"));
     }
-    msg.push_str(": raise the capacity or lower the build's concurrency");
+    msg.push_str(": raise the capacity");
     Error::NoSafeConfig(msg)
 }

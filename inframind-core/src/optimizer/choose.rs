@@ -53,13 +53,24 @@ fn finite(x: f64) -> Option<f64> {
 }
 
 impl Optimizer {
-    /// Cold start: the guarded candidate closest to the baseline, predicted at the recent
-    /// median duration when there is one.
+    /// Cold start: the guarded candidate closest to the baseline (after an OOM kill, with the
+    /// baseline's jobs when one is safe), predicted at the recent median duration when there is
+    /// one.
     pub(super) fn choose_cold(&self, req: &Request<'_>, guarded: &Guarded) -> Choice {
+        // An OOM kill's floor shrinks with fewer jobs, which makes fewer jobs look closer to the
+        // baseline; but without a model nothing says the memory is per job, and the safe move
+        // is VPA's: more memory for the same jobs. Fewer jobs only when the capacity leaves no
+        // other way.
+        let keep_jobs = !req.floors.ooms.is_empty();
+        let other_jobs = |c: &BuildConfig| keep_jobs && c.concurrency != req.base.concurrency;
         let config = guarded
             .configs
             .iter()
-            .min_by(|a, b| distance(a, &req.base).total_cmp(&distance(b, &req.base)))
+            .min_by(|a, b| {
+                other_jobs(a)
+                    .cmp(&other_jobs(b))
+                    .then_with(|| distance(a, &req.base).total_cmp(&distance(b, &req.base)))
+            })
             .copied()
             .unwrap_or(req.base);
         let median = req.stats.recent_median_duration_s.map(|m| Prediction {

@@ -41,17 +41,63 @@ impl Peak {
     }
 }
 
+/// A run that died of memory: OOM-killed, or failed with its peak at 95% of its limit (an OOM
+/// suspect).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OomKill {
+    /// The run's id.
+    pub run_id: String,
+    /// What it needed at least: its peak, or its limit when that is larger, bytes.
+    pub died_at_bytes: f64,
+    /// Parallel jobs of the run.
+    pub concurrency: u32,
+}
+
+impl OomKill {
+    /// What a build with `concurrency` jobs needs by this run's evidence, bytes.
+    ///
+    /// The peak it died at is a base that every build needs (`base_bytes`, at most the peak)
+    /// plus an equal share per job. With fewer jobs the build needs the base and its jobs'
+    /// shares, so stepping concurrency down escapes an OOM that raising memory past the
+    /// capacity cannot; with more jobs the whole peak scales by the ratio of jobs, as any other
+    /// peak does (an upper bound of base plus shares).
+    pub fn need(&self, concurrency: u32, base_bytes: f64) -> f64 {
+        let ratio = f64::from(concurrency) / f64::from(self.concurrency.max(1));
+        if concurrency >= self.concurrency {
+            return self.died_at_bytes * ratio;
+        }
+        let base = base_bytes.max(0.0).min(self.died_at_bytes);
+        base + (self.died_at_bytes - base) * ratio
+    }
+
+    /// Each job's share of the peak above `base_bytes`, bytes.
+    pub fn per_job_bytes(&self, base_bytes: f64) -> f64 {
+        (self.died_at_bytes - base_bytes.max(0.0).min(self.died_at_bytes))
+            / f64::from(self.concurrency.max(1))
+    }
+
+    /// VPA's bump over [`OomKill::need`]: max(1.2 × need, need + 100 MiB).
+    pub fn floor(&self, concurrency: u32, base_bytes: f64) -> f64 {
+        let need = self.need(concurrency, base_bytes);
+        (1.2 * need).max(need + OOM_BUMP_BYTES)
+    }
+}
+
 /// The safety floors learned from a pipeline's history and the caller's context.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Floors {
-    /// Peaks of the recent runs that report one.
+    /// Peaks of the recent runs that report one and did not die of memory (those are in
+    /// `ooms`, whose bump is larger).
     pub peaks: Vec<Peak>,
     /// Per-job RSS p95 (bytes a job), multiplied by the concurrency in [`Floors::memory`].
     pub per_job_bytes: Option<f64>,
-    /// VPA bump over the largest peak an OOM-killed or OOM-suspect run died at, bytes.
-    pub oom_floor: Option<f64>,
-    /// Run id of the OOM that set `oom_floor`.
-    pub oom_run: Option<String>,
+    /// The recent runs that died of memory, oldest first.
+    pub ooms: Vec<OomKill>,
+    /// Memory a build needs whatever its jobs, bytes: the intercept of a least-squares line
+    /// through the successful runs' peaks against their jobs, within [0, the smallest of those
+    /// peaks]. `None` (taken as 0) until successful runs with two different job counts report
+    /// a peak.
+    pub base_bytes: Option<f64>,
     /// 1.2 x the expected RSS the caller declared, bytes.
     pub declared_floor: Option<f64>,
 }
@@ -60,18 +106,11 @@ impl Floors {
     /// Computes the floors from the last [`HISTORY_WINDOW`] runs and the context.
     pub fn learn(history: &[BuildRun], stats: &HistoryStats, context: &RunContext) -> Self {
         let recent = &history[history.len().saturating_sub(HISTORY_WINDOW)..];
-        let mut oom: Option<(f64, &str)> = None;
+        let mut ooms = Vec::new();
         let mut peaks = Vec::with_capacity(recent.len());
         for r in recent {
             let limit = r.config.memory_bytes as f64;
             let peak = r.peak_rss_bytes().map(|b| b as f64);
-            if let Some(bytes) = peak {
-                peaks.push(Peak {
-                    bytes,
-                    concurrency: r.config.concurrency,
-                    success: r.status.is_success(),
-                });
-            }
             let died_at = match r.status {
                 // Killed at its limit: the peak it needed was at least the limit.
                 RunStatus::OomKilled => Some(peak.unwrap_or(limit).max(limit)),
@@ -80,17 +119,25 @@ impl Floors {
                     .map(|p| p.max(limit)),
                 _ => None,
             };
-            if let Some(p) = died_at {
-                if oom.is_none_or(|(q, _)| p > q) {
-                    oom = Some((p, &r.run_id));
-                }
+            match (died_at, peak) {
+                (Some(p), _) => ooms.push(OomKill {
+                    run_id: r.run_id.clone(),
+                    died_at_bytes: p,
+                    concurrency: r.config.concurrency,
+                }),
+                (None, Some(bytes)) => peaks.push(Peak {
+                    bytes,
+                    concurrency: r.config.concurrency,
+                    success: r.status.is_success(),
+                }),
+                (None, None) => {}
             }
         }
         Floors {
+            base_bytes: base_rss(&peaks),
             peaks,
             per_job_bytes: stats.rss_per_job_p95_bytes,
-            oom_floor: oom.map(|(p, _)| (1.2 * p).max(p + OOM_BUMP_BYTES)),
-            oom_run: oom.map(|(_, id)| id.to_string()),
+            ooms,
             declared_floor: context.rss_bytes().map(|b| 1.2 * b as f64),
         }
     }
@@ -106,7 +153,8 @@ impl Floors {
         quantile(&mut v, 0.95).map(|b| 1.2 * b)
     }
 
-    /// 1.1 x the largest recent peak (any status), scaled to `concurrency`.
+    /// 1.1 x the largest recent peak (any status but a death of memory), scaled to
+    /// `concurrency`.
     pub fn max_peak_floor(&self, concurrency: u32) -> Option<f64> {
         self.peaks
             .iter()
@@ -115,13 +163,23 @@ impl Floors {
             .map(|b| 1.1 * b)
     }
 
+    /// The highest OOM floor at `concurrency` and the run that sets it (the oldest among
+    /// equals).
+    pub fn oom_floor(&self, concurrency: u32) -> Option<(f64, &OomKill)> {
+        let base = self.base_bytes.unwrap_or(0.0);
+        self.ooms
+            .iter()
+            .map(|o| (o.floor(concurrency, base), o))
+            .reduce(|a, b| if b.0 > a.0 { b } else { a })
+    }
+
     /// The memory floor for a build with `concurrency` jobs, bytes (0 when nothing is known).
     pub fn memory(&self, concurrency: u32) -> f64 {
         [
             self.rss_p95_floor(concurrency),
             self.max_peak_floor(concurrency),
             self.per_job_bytes.map(|b| b * f64::from(concurrency)),
-            self.oom_floor,
+            self.oom_floor(concurrency).map(|(b, _)| b),
             self.declared_floor,
         ]
         .into_iter()
@@ -146,8 +204,25 @@ impl Floors {
                 gib(b * f64::from(concurrency))
             ));
         }
-        if let (Some(b), Some(run)) = (self.oom_floor, &self.oom_run) {
-            parts.push(format!("OOM kill in run {run} -> {}", gib(b)));
+        if let Some((b, oom)) = self.oom_floor(concurrency) {
+            let run = &oom.run_id;
+            if concurrency >= oom.concurrency {
+                parts.push(format!("OOM kill in run {run} -> {}", gib(b)));
+            } else {
+                let base = self.base_bytes.unwrap_or(0.0);
+                let base_part = if base > 0.0 {
+                    format!("{} + ", gib(base.min(oom.died_at_bytes)))
+                } else {
+                    String::new()
+                };
+                parts.push(format!(
+                    "OOM kill in run {run} at {} with {} jobs, {base_part}{} per job x {concurrency} -> {}",
+                    gib(oom.died_at_bytes),
+                    oom.concurrency,
+                    gib(oom.per_job_bytes(base)),
+                    gib(b)
+                ));
+            }
         }
         if let Some(b) = self.declared_floor {
             parts.push(format!("1.2 x declared RSS = {}", gib(b)));
@@ -158,4 +233,27 @@ impl Floors {
             format!("max({})", parts.join(", "))
         }
     }
+}
+
+/// The intercept of the least-squares line through the successful peaks against their jobs,
+/// within [0, the smallest successful peak]: memory no build of this pipeline went without.
+fn base_rss(peaks: &[Peak]) -> Option<f64> {
+    let ok: Vec<(f64, f64)> = peaks
+        .iter()
+        .filter(|p| p.success)
+        .map(|p| (f64::from(p.concurrency), p.bytes))
+        .collect();
+    let n = ok.len() as f64;
+    let mean_x = ok.iter().map(|(x, _)| x).sum::<f64>() / n;
+    let mean_y = ok.iter().map(|(_, y)| y).sum::<f64>() / n;
+    let sxx: f64 = ok.iter().map(|(x, _)| (x - mean_x).powi(2)).sum();
+    // One job count (or none) says nothing about what the jobs share.
+    if sxx.is_nan() || sxx <= 0.0 {
+        return None;
+    }
+    let sxy: f64 = ok.iter().map(|(x, y)| (x - mean_x) * (y - mean_y)).sum();
+    let intercept = mean_y - sxy / sxx * mean_x;
+    let smallest = ok.iter().map(|(_, y)| *y).fold(f64::INFINITY, f64::min);
+    let base = intercept.max(0.0).min(smallest);
+    base.is_finite().then_some(base)
 }

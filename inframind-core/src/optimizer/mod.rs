@@ -7,15 +7,22 @@
 //!
 //! The guards follow the resource recommenders operators already trust (Kubernetes VPA,
 //! Robusta KRR):
-//! - memory ≥ max(1.2 × RSS p95 of recent successful runs, 1.1 × the largest recent peak,
-//!   per-job RSS p95 × concurrency, the declared expected RSS × 1.2); a peak measured at fewer
-//!   jobs than the candidate runs is first scaled up by the ratio of jobs (memory grows with
-//!   jobs), so raising concurrency never outruns the memory it needs;
+//! - memory ≥ max(1.2 × RSS p95 of recent successful runs, 1.1 × the largest recent peak of a
+//!   run that did not die of memory, per-job RSS p95 × concurrency, the declared expected RSS ×
+//!   1.2); a peak measured at fewer jobs than the candidate runs is first scaled up by the ratio
+//!   of jobs (memory grows with jobs), so raising concurrency never outruns the memory it needs;
 //! - after an OOM kill (or a failed run whose peak reached 95% of its limit: an OOM suspect,
-//!   which never counts as a clean sample) memory ≥ max(1.2 × the peak it died at, that peak +
-//!   100 MiB), VPA's bump;
+//!   which never counts as a clean sample) memory ≥ max(1.2 × need, need + 100 MiB), VPA's
+//!   bump, where need is the peak it died at scaled to the candidate's jobs: a base RSS (the
+//!   intercept of the successful runs' peaks against their jobs, 0 when unknown) plus
+//!   (peak − base) ÷ its jobs per job for fewer jobs, the peak × the ratio of jobs for more
+//!   ([`OomKill::need`]);
 //! - cores ≥ concurrency × [`CORES_PER_JOB`] (a quarter core a job); nothing above the capacity
 //!   the caller declares.
+//!
+//! When no candidate within the bound fits the capacity, it steps concurrency down (memory is
+//! never raised past the capacity) to the most jobs whose floors fit, and says why; it refuses
+//! with [`Error::NoSafeConfig`](crate::Error::NoSafeConfig) only when not even one job fits.
 //!
 //! Predictions are made non-increasing in cores and memory (more of either never slows a
 //! build). Among candidates predicted within 0.5% of the fastest, it prefers more parallel jobs and
@@ -25,9 +32,10 @@
 //! seeded RNG, among the guarded candidates whose optimistic estimate (mean − spread) beats the
 //! best mean, whose mean is at most 10% slower (so a bad guess costs little) and that keep at
 //! least the baseline's cores, the one least like any recent successful config (novelty
-//! teaches the model most). Without a model,
-//! or with fewer than [`OptimizerParams::min_successful_runs`] successful runs, it returns the last successful config (or the defaults), lifted to the
-//! guards, and says so.
+//! teaches the model most). Without a model, or with fewer than
+//! [`OptimizerParams::min_successful_runs`] successful runs, it returns the last successful
+//! config (else the last config, else the defaults), lifted to the guards (after an OOM kill
+//! with the same jobs and more memory when the capacity allows), and says so.
 //!
 //! ```
 //! use inframind_core::{demo, forest::RandomForestParams, model::DurationModel};
@@ -50,7 +58,7 @@ mod guard;
 mod params;
 mod rationale;
 
-pub use floors::{cpu_floor, Floors, Peak, CORES_PER_JOB};
+pub use floors::{cpu_floor, Floors, OomKill, Peak, CORES_PER_JOB};
 pub use guard::{Guard, GuardKind, Unit};
 pub use params::OptimizerParams;
 
@@ -73,7 +81,8 @@ pub struct Suggestion {
     pub predicted_duration_s: Option<f64>,
     /// Spread of the trees' predictions, seconds.
     pub spread_s: Option<f64>,
-    /// The last successful config the candidates were drawn around.
+    /// The last successful config (else the last config, else the defaults) the candidates
+    /// were drawn around.
     pub baseline_config: BuildConfig,
     /// Predicted duration with the baseline config.
     pub baseline_duration_s: Option<f64>,
@@ -145,18 +154,17 @@ impl Optimizer {
         let req = self.request(model, history, context, seed)?;
         let guarded = self.guarded_candidates(&req)?;
         let model = model.filter(|_| req.n_ok >= p.min_successful_runs);
-        let (choice, rationale) = match model {
-            None => (
-                self.choose_cold(&req, &guarded),
-                Rationale::history(&req).cold_start(&req, p.min_successful_runs),
-            ),
-            Some(m) => (
-                self.choose_with_model(m, &req, &guarded),
-                Rationale::history(&req).scored(&guarded, p.bound, m),
-            ),
+        let choice = match model {
+            None => self.choose_cold(&req, &guarded),
+            Some(m) => self.choose_with_model(m, &req, &guarded),
         };
         let config = choice.chosen.config;
         let guards = self.guards_for(&config, &req);
+        let rationale = Rationale::history(&req).fewer_jobs(&guarded, &config, &req, p);
+        let rationale = match model {
+            None => rationale.cold_start(&req, p.min_successful_runs),
+            Some(m) => rationale.scored(&guarded, p.bound, m),
+        };
         let rationale = rationale
             .suggestion(&choice, model.is_none())
             .guards(&guards)
