@@ -23,8 +23,8 @@ pub(crate) fn context_from(obj: &Bound<'_, PyAny>) -> PyResult<RunContext> {
 }
 
 /// Suggests the next build's config: the fastest predicted candidate that keeps every safety
-/// guard, or, without a model or with too little history, the last successful config (or the
-/// defaults) lifted to the guards. Immutable and safe to share between threads.
+/// guard, or, without a model or with too little history, the last successful config (the last
+/// config when none succeeded, or the defaults) lifted to the guards. Immutable and safe to share between threads.
 #[pyclass(frozen, module = "inframind", name = "Optimizer")]
 pub(crate) struct PyOptimizer {
     inner: Optimizer,
@@ -150,7 +150,8 @@ impl PySuggestion {
         self.inner.spread_s
     }
 
-    /// The last successful config the candidates were drawn around.
+    /// The config the candidates were drawn around: the last successful one (the last one when
+    /// none succeeded, or the defaults), cut down to the capacity when nothing near it fits.
     #[getter]
     fn baseline_config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         config_dict(py, &self.inner.baseline_config)

@@ -102,24 +102,43 @@ def memory_floor(history, context, jobs):
     def scaled(p, run):
         return p * max(jobs / max(run["config"]["concurrency"], 1), 1.0)
 
+    def died_at(r):
+        """What a run that died of memory needed at least, else None."""
+        limit = r["config"]["memory_bytes"]
+        p = peak(r)
+        if r["status"] == "oom_killed":
+            return max(p if p is not None else limit, limit)
+        if r["status"] == "failure" and p is not None and p >= 0.95 * limit:
+            return max(p, limit)
+        return None
+
+    died = [(died_at(r), r) for r in recent if died_at(r) is not None]
     ok = [(peak(r), r) for r in recent if r["status"] == "success" and peak(r) is not None]
-    anyp = [(peak(r), r) for r in recent if peak(r) is not None]
+    anyp = [(peak(r), r) for r in recent if peak(r) is not None and died_at(r) is None]
     if ok:
         floors.append(1.2 * quantile([scaled(p, r) for p, r in ok], 0.95))
         floors.append(quantile([p / r["config"]["concurrency"] for p, r in ok], 0.95) * jobs)
     if anyp:
         floors.append(1.1 * max(scaled(p, r) for p, r in anyp))
-    died = []
-    for r in recent:
-        limit = r["config"]["memory_bytes"]
-        p = peak(r)
-        if r["status"] == "oom_killed":
-            died.append(max(p if p is not None else limit, limit))
-        elif r["status"] == "failure" and p is not None and p >= 0.95 * limit:
-            died.append(max(p, limit))
-    if died:
-        d = max(died)
-        floors.append(max(1.2 * d, d + 100 * MIB))
+    # Memory every build needs: the intercept of a least-squares line through the successful
+    # peaks against their jobs, within [0, the smallest of them]; 0 without two job counts.
+    base = 0.0
+    if ok:
+        xs = [float(r["config"]["concurrency"]) for _, r in ok]
+        ys = [p for p, _ in ok]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        sxx = sum((x - mx) ** 2 for x in xs)
+        if sxx > 0:
+            sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+            base = min(max(my - sxy / sxx * mx, 0.0), min(ys))
+    for d, r in died:
+        c = max(r["config"]["concurrency"], 1)
+        if jobs >= c:
+            need = d * jobs / c
+        else:
+            b = min(base, d)
+            need = b + (d - b) * jobs / c
+        floors.append(max(1.2 * need, need + 100 * MIB))
     declared = context.get("max_rss_bytes")
     if declared is None and context.get("max_rss_gb") is not None:
         declared = int(context["max_rss_gb"] * GIB)
