@@ -50,7 +50,7 @@ class OptimizeStep implements Serializable {
         if (env == null) {
             return fallback(session, a, 'the /optimize answer has neither "env" nor "config"', false)
         }
-        Map exports = Render.safeExports(env)
+        Map exports = Render.serverExports(env)
         export((List) exports.accepted)
         if (script.env.INFRAMIND_FALLBACK != null) {
             script.env.INFRAMIND_FALLBACK = '0'

@@ -16,6 +16,48 @@ class Render implements Serializable {
     static final List<String> RESERVED_PREFIXES = ['JENKINS_', 'BUILD_', 'JOB_', 'DYLD_', 'GIT_', 'HUDSON_']
 
     /**
+     * The only variables an /optimize answer may set, each with the shape of its value: exactly
+     * what the core's `tool_env` emits (a Rust test checks every tool's variables against this
+     * list). Anything else from the wire (NODE_OPTIONS, _JAVA_OPTIONS, PERL5OPT, a GRADLE_OPTS
+     * with a -javaagent...) is refused, so a man in the middle on http:// cannot inject code.
+     */
+    static final Map<String, String> SERVER_VARIABLES = [
+        'INFRAMIND_CONCURRENCY'     : /[0-9]{1,6}/,
+        'INFRAMIND_CPU_CORES'       : /[0-9]{1,6}(\.[0-9]{1,3})?/,
+        'INFRAMIND_MEMORY_MB'       : /[0-9]{1,12}/,
+        'MAKEFLAGS'                 : /-j[0-9]{1,6}/,
+        'CMAKE_BUILD_PARALLEL_LEVEL': /[0-9]{1,6}/,
+        'CARGO_BUILD_JOBS'          : /[0-9]{1,6}/,
+        'npm_config_jobs'           : /[0-9]{1,6}/,
+        'GRADLE_OPTS'               : /-Dorg\.gradle\.workers\.max=[0-9]{1,6} -Dorg\.gradle\.jvmargs=-Xmx[0-9]{1,12}m/,
+        'MAVEN_ARGS'                : /-T [0-9]{1,6}/,
+        'INFRAMIND_BAZEL_FLAGS'     : /--jobs=[0-9]{1,6} --local_cpu_resources=[0-9]{1,6}(\.[0-9]{1,3})? --local_ram_resources=[0-9]{1,12}/,
+        'GOFLAGS'                   : /-p=[0-9]{1,6}/,
+        'GOMAXPROCS'                : /[0-9]{1,6}/,
+    ]
+
+    /**
+     * [safeExports] for variables that came from the server: only [SERVER_VARIABLES], each with
+     * a value of its shape.
+     */
+    @NonCPS
+    static Map serverExports(Map env) {
+        Map checked = safeExports(env)
+        List<List<String>> accepted = []
+        List<String> refused = new ArrayList<String>((List<String>) checked.refused)
+        for (List<String> pair : (List<List<String>>) checked.accepted) {
+            String pattern = SERVER_VARIABLES.get(pair[0])
+            if (pattern != null && pair[1] ==~ pattern) {
+                accepted.add(pair)
+            } else {
+                refused.add(Text.oneLine(pair[0], 40))
+            }
+        }
+        Collections.sort(refused)
+        return [accepted: accepted, refused: refused]
+    }
+
+    /**
      * The variables to export from a suggestion: its `env` map as the server computed it, or,
      * when the answer has none, the three INFRAMIND_* variables from its `config`. Null when
      * the answer has neither.
@@ -129,7 +171,7 @@ class Render implements Serializable {
         }
         lines.add(exported.isEmpty() ? '  exported: nothing' : ex.toString())
         if (!refused.isEmpty()) {
-            lines.add('  not exported (reserved or invalid names/values from the server): ' + refused.join(', '))
+            lines.add('  not exported (not a variable InfraMind sets, or an invalid value): ' + refused.join(', '))
         }
         return lines
     }

@@ -324,7 +324,30 @@ class OptimizeStepTest {
         assertNull(h.env['LD_PRELOAD'])
         assertNull(h.env['MULTI'])
         assertNull(h.env['JENKINS_URL'])
-        assertTrue(h.log[0], h.log[0].contains('not exported (reserved or invalid names/values from the server): BAD NAME, JENKINS_URL, LD_PRELOAD, MULTI, PATH'))
+        assertTrue(h.log[0], h.log[0].contains('not exported (not a variable InfraMind sets, or an invalid value): BAD NAME, JENKINS_URL, LD_PRELOAD, MULTI, PATH'))
+    }
+
+    @Test
+    void onlyTheVariablesInframindSetsAreExportedFromTheServer() {
+        server.answer('/optimize', 200, '{"config": {"concurrency": 4, "cpu_cores": 2, "memory_bytes": 4294967296}, ' +
+                '"env": {"INFRAMIND_CONCURRENCY": "4", "GRADLE_OPTS": "-Dorg.gradle.workers.max=4 -Dorg.gradle.jvmargs=-Xmx3072m", ' +
+                '"NODE_OPTIONS": "--require /tmp/x.js", "_JAVA_OPTIONS": "-javaagent:/tmp/a.jar", "PERL5OPT": "-Mevil", ' +
+                '"MAKEFLAGS": "-j4 --eval=$(shell id)", "INFRAMIND_CPU_CORES": "2; id"}}')
+        h.run('inframindOptimize', [params: [tool: 'gradle']])
+        assertEquals('4', h.env['INFRAMIND_CONCURRENCY'])
+        assertEquals('-Dorg.gradle.workers.max=4 -Dorg.gradle.jvmargs=-Xmx3072m', h.env['GRADLE_OPTS'])
+        for (String name : ['NODE_OPTIONS', '_JAVA_OPTIONS', 'PERL5OPT', 'MAKEFLAGS', 'INFRAMIND_CPU_CORES']) {
+            assertNull(name, h.env[name])
+        }
+        assertTrue(h.log[0], h.log[0].contains('not exported (not a variable InfraMind sets, or an invalid value): ' +
+                'INFRAMIND_CPU_CORES, MAKEFLAGS, NODE_OPTIONS, PERL5OPT, _JAVA_OPTIONS'))
+    }
+
+    @Test
+    void aJenkinsfilesOwnFallbackIsNotLimitedToTheServersVariables() {
+        server.answer('/optimize', 503, '{"error": {"code": "unavailable", "message": "down"}}')
+        h.run('inframindOptimize', [params: [tool: 'make'], fallback: [MY_JOBS: '3']])
+        assertEquals('3', h.env['MY_JOBS'])
     }
 
     @Test
