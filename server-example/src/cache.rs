@@ -17,6 +17,10 @@
 //!   would put a query on the hot path. Together a replica sees the others' data within about
 //!   one TTL at the cost of one indexed read per pipeline per TTL.
 //!
+//! Only pipelines with completed runs (or a model) get an entry: a request naming a pipeline
+//! the database does not know reads the database and is answered cold without adding one, so
+//! made-up names cannot fill the cache and push real pipelines out.
+//!
 //! The window (1,000 runs by default) covers everything the core reads of a history: the
 //! statistics look at the last 50 runs and the `history_runs` feature stops counting at 1,000.
 
@@ -26,7 +30,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use inframind_core::{BuildRun, DurationModel, ModelStore};
+use inframind_core::features::run_features;
+use inframind_core::{BuildRun, DurationModel, ModelStore, Prediction};
 
 use crate::db::Db;
 use crate::error::{AppError, Result};
@@ -142,9 +147,20 @@ impl HistoryCache {
             refreshing: AtomicBool::new(false),
             lock: tokio::sync::Mutex::new(()),
         });
-        {
+        let known = {
             let _g = e.lock.lock().await;
-            self.refresh(&e, db, store, pipeline).await?;
+            match self.refresh(&e, db, store, pipeline).await {
+                Ok(known) => known,
+                Err(err) => {
+                    // Nothing in memory to answer from: a cold start, as for a new pipeline,
+                    // rather than no answer while the database is down.
+                    tracing::warn!(pipeline, "first read failed, answering cold: {err}");
+                    false
+                }
+            }
+        };
+        if !known {
+            return Ok(e.snap.load_full());
         }
         let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = map.get(pipeline) {
@@ -154,6 +170,32 @@ impl HistoryCache {
             map.insert(pipeline.to_string(), Arc::clone(&e));
         }
         Ok(e.snap.load_full())
+    }
+
+    /// Pipelines held in memory.
+    pub fn len(&self) -> usize {
+        self.entries.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether no pipeline is held in memory.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What the pipeline's model in memory predicts for a run that just completed, from the
+    /// runs before it in memory; `None` without a model here. Never reads the database.
+    pub fn predict(&self, pipeline: &str, run: &BuildRun) -> Option<Prediction> {
+        let snap = self.entry(pipeline)?.snap.load_full();
+        let model = snap.model.as_ref()?;
+        // Another replica's refresh may already hold this run: the features see what came
+        // before it.
+        let before = snap
+            .history
+            .iter()
+            .rposition(|r| r.run_id == run.run_id)
+            .unwrap_or(snap.history.len());
+        let row = run_features(run, &snap.history[..before]);
+        model.predict_features(&row).ok()
     }
 
     /// Marks a pipeline as changed by this replica: the next read refreshes first.
@@ -178,13 +220,14 @@ impl HistoryCache {
         }
     }
 
+    /// Reads what changed; answers whether the pipeline has completed runs or a model.
     async fn refresh(
         &self,
         e: &Entry,
         db: &Db,
         store: &Arc<ModelStore>,
         pipeline: &str,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         // Cleared before reading, so a completion landing during the read marks it again. On a
         // database error the old snapshot stays and the background check retries.
         e.dirty.store(false, Ordering::Release);
@@ -235,6 +278,7 @@ impl HistoryCache {
             }
             model_version = state.model_version;
         }
+        let known = seq > 0 || model_version > 0;
         e.snap.store(Arc::new(Snapshot {
             history,
             seq,
@@ -242,6 +286,6 @@ impl HistoryCache {
             model_version,
         }));
         e.checked_ms.store(self.now_ms(), Ordering::Relaxed);
-        Ok(())
+        Ok(known)
     }
 }

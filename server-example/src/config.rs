@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
+use inframind_core::retrain::RetrainPolicy;
 use serde::Deserialize;
 
 /// How SQLite commits: `full` syncs the WAL on every commit (a crash or power loss loses
@@ -50,9 +51,12 @@ pub struct Cli {
     /// Folder of the model store (share it between replicas).
     #[arg(long, default_value = "inframind-models")]
     pub model_dir: PathBuf,
-    /// Retrain a pipeline's model after this many completed builds.
-    #[arg(long, default_value_t = 20)]
-    pub retrain_every: u32,
+    /// Retrain a pipeline's model after every N completed builds (a fixed counter). Default:
+    /// the core's adaptive policy: the first model as soon as a pipeline has 2 successful
+    /// builds, then once 5% of its history is new (1 to 50 builds), and at once after an OOM
+    /// kill or a build far slower or faster than its prediction.
+    #[arg(long, value_name = "N")]
+    pub retrain_every: Option<u32>,
     /// Newest runs per pipeline kept in memory for /optimize.
     #[arg(long, default_value_t = 1000)]
     pub history_window: u32,
@@ -117,8 +121,9 @@ pub struct Config {
     pub db_url: String,
     /// Model store folder.
     pub model_dir: PathBuf,
-    /// Completed builds per pipeline between retrainings.
-    pub retrain_every: u32,
+    /// When a pipeline's model is trained again (the core's rule; `--retrain-every N` makes it
+    /// [`RetrainPolicy::every`]).
+    pub retrain: RetrainPolicy,
     /// Newest runs per pipeline kept in memory.
     pub history_window: u32,
     /// Freshness check interval of the /optimize cache.
@@ -147,7 +152,7 @@ impl Config {
             gitlab_token: None,
             db_url: db_url.into(),
             model_dir: model_dir.into(),
-            retrain_every: 20,
+            retrain: RetrainPolicy::default(),
             history_window: 1000,
             cache_ttl: Duration::from_millis(1000),
             request_timeout: Duration::from_secs(10),
@@ -166,7 +171,9 @@ impl Config {
             None => FileConfig::default(),
         };
         let mut c = Config::new(normalize_db_url(&cli.db), cli.model_dir.clone());
-        c.retrain_every = cli.retrain_every.max(1);
+        if let Some(n) = cli.retrain_every {
+            c.retrain = RetrainPolicy::every(u64::from(n));
+        }
         c.history_window = cli.history_window.max(1);
         c.cache_ttl = Duration::from_millis(cli.cache_ttl_ms);
         c.request_timeout = Duration::from_millis(cli.request_timeout_ms.max(1));
@@ -282,6 +289,20 @@ mod tests {
         let cli = Cli::parse_from(["inframind-server", "--config", bad.to_str().unwrap()]);
         let err = Config::from_cli(&cli).unwrap_err();
         assert!(err.contains("tokenz"), "{err}");
+    }
+
+    #[test]
+    fn retrain_every_is_a_fixed_counter_only_when_given() {
+        let cli = Cli::parse_from(["inframind-server"]);
+        assert_eq!(
+            Config::from_cli(&cli).unwrap().retrain,
+            RetrainPolicy::default()
+        );
+        let cli = Cli::parse_from(["inframind-server", "--retrain-every", "20"]);
+        assert_eq!(
+            Config::from_cli(&cli).unwrap().retrain,
+            RetrainPolicy::every(20)
+        );
     }
 
     #[test]

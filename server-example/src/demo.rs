@@ -6,7 +6,7 @@
 
 use inframind_core::demo::demo_history;
 
-use crate::db::{now_s, status_str, Completion, NewRun};
+use crate::db::{now_s, Completion, NewRun};
 use crate::error::Result;
 use crate::trainer::{train_now, TrainOutcome};
 use crate::AppState;
@@ -34,7 +34,7 @@ pub async fn seed_pipeline(
         .map(|run| {
             let run_id = format!("{pipeline}#{}", run.run_id);
             let response = serde_json::json!({
-                "run_id": run_id, "status": status_str(run.status), "classification": null
+                "run_id": run_id, "status": run.status.as_str(), "classification": null
             })
             .to_string();
             (

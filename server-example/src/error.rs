@@ -4,10 +4,16 @@
 //! `{"error": {"code": "invalid_input", "message": "...", "field": "context.num_steps"}}`,
 //! with 422 for invalid input, 401, 404 for an unknown run, 409 for a conflicting state, 413,
 //! 503 when the database is unreachable and 500 for the rest.
+//!
+//! The core's errors are answered by their [`ErrorKind`] alone, in one match (`From` below),
+//! as the hosts' table `inframind-core/tests/data/error_kinds.tsv` says: 422 `invalid_input`
+//! for invalid input and invalid policies, 409 `not_enough_data`, 422 `no_safe_config`, 500
+//! `internal` for the rest.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use inframind_core::ErrorKind;
 use serde::Serialize;
 
 /// Result alias of the server.
@@ -34,6 +40,12 @@ pub enum AppError {
     /// The request conflicts with the stored state (409).
     #[error("{0}")]
     Conflict(String),
+    /// Too few (usable) runs to do what was asked (409).
+    #[error("{0}")]
+    NotEnoughData(String),
+    /// No configuration satisfies the safety guards within the declared capacity (422).
+    #[error("{0}")]
+    NoSafeConfig(String),
     /// The body is larger than the server accepts (413).
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -83,7 +95,8 @@ impl AppError {
             AppError::InvalidInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::NotEnoughData(_) => StatusCode::CONFLICT,
+            AppError::NoSafeConfig(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -98,6 +111,8 @@ impl AppError {
             AppError::Unauthorized(_) => "unauthorized",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
+            AppError::NotEnoughData(_) => "not_enough_data",
+            AppError::NoSafeConfig(_) => "no_safe_config",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::Timeout(_) => "timeout",
             AppError::Unavailable(_) => "unavailable",
@@ -194,18 +209,20 @@ fn is_unavailable_code(code: Option<&str>) -> bool {
 }
 
 impl From<inframind_core::Error> for AppError {
+    /// By the error's kind only, so a variant the core adds later is answered by its family;
+    /// the field at fault travels with invalid input.
     fn from(e: inframind_core::Error) -> Self {
-        use inframind_core::Error as E;
-        match &e {
-            E::InvalidField { field, .. } => AppError::invalid(field.clone(), e.to_string()),
-            E::Policy { field, .. } => AppError::invalid(field.clone(), e.to_string()),
-            E::Payload { field, .. } => AppError::invalid(field.clone(), e.to_string()),
-            E::Matcher { .. } | E::Json { .. } | E::Pattern { .. } => {
-                AppError::invalid_body(e.to_string())
-            }
-            E::NoSafeConfig(_) => AppError::invalid("context.capacity", e.to_string()),
-            E::NotEnoughData(_) => AppError::Conflict(e.to_string()),
-            _ => AppError::Internal(e.to_string()),
+        let message = e.to_string();
+        match e.kind() {
+            ErrorKind::InvalidInput | ErrorKind::Policy => AppError::InvalidInput {
+                message,
+                field: e.field().map(str::to_string),
+            },
+            ErrorKind::NotEnoughData => AppError::NotEnoughData(message),
+            ErrorKind::NoSafeConfig => AppError::NoSafeConfig(message),
+            // Model, NotStored, NotFound, Io, Collector and any kind added later: what the
+            // server's own files or models did, not what the client sent.
+            _ => AppError::Internal(message),
         }
     }
 }
@@ -221,6 +238,8 @@ mod tests {
             (AppError::Unauthorized("u".into()), 401, "unauthorized"),
             (AppError::NotFound("n".into()), 404, "not_found"),
             (AppError::Conflict("c".into()), 409, "conflict"),
+            (AppError::NotEnoughData("e".into()), 409, "not_enough_data"),
+            (AppError::NoSafeConfig("s".into()), 422, "no_safe_config"),
             (
                 AppError::PayloadTooLarge("p".into()),
                 413,

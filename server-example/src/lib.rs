@@ -3,8 +3,10 @@
 //! An axum service embedding `inframind-core`: build telemetry in (`/builds/start`, `/step`,
 //! `/complete`), suggestions out (`/optimize`), Alertmanager alerts evaluated against stored
 //! policies (`/alerts`, `/policies`), GitHub and GitLab job webhooks, on SQLite or PostgreSQL.
-//! Every decision (the suggestion, the features, the log classification, the policy verdict,
-//! the environment of a config) is the core's; this crate translates HTTP and SQL.
+//! Every decision (the suggestion, the features, the log classification and the status a run is
+//! recorded with, when to retrain, the policy verdict, the environment of a config, which input
+//! is valid) is the core's; this crate translates HTTP and SQL, and answers the core's errors by
+//! their kind.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {

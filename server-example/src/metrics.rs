@@ -1,6 +1,6 @@
 //! The server's own Prometheus metrics, rendered in the text exposition format.
 //!
-//! Hand-rendered because the set is tiny and fixed (five families) and must be exact for
+//! Hand-rendered because the set is tiny and fixed (six families) and must be exact for
 //! `promtool check metrics`: base units (`_seconds`), `_total` on counters, `# HELP`/`# TYPE`
 //! before every family, cumulative histogram buckets ending in `+Inf`. The client crates would
 //! bring a global registry (awkward with two app instances in one test process) or OpenMetrics
@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
+
+use inframind_core::retrain::RetrainReason;
 
 /// Upper bounds of the latency histogram, seconds.
 pub const LATENCY_BUCKETS: [f64; 14] = [
@@ -32,6 +34,7 @@ pub struct Metrics {
     suggestions_cold: AtomicU64,
     suggestions_warm: AtomicU64,
     trainings: Mutex<BTreeMap<&'static str, u64>>,
+    training_reasons: Mutex<BTreeMap<&'static str, u64>>,
     decisions: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -72,6 +75,13 @@ impl Metrics {
     /// Records one training attempt: `trained`, `failed` or `skipped`.
     pub fn observe_training(&self, result: &'static str) {
         *lock(&self.trainings).entry(result).or_insert(0) += 1;
+    }
+
+    /// Records why a training was started (the retrain policy's reason).
+    pub fn observe_training_reason(&self, reason: RetrainReason) {
+        *lock(&self.training_reasons)
+            .entry(reason.as_str())
+            .or_insert(0) += 1;
     }
 
     /// Records one alert decision by outcome.
@@ -140,6 +150,19 @@ impl Metrics {
             );
         }
         drop(trainings);
+        out.push_str(
+            "# HELP inframind_training_triggers_total Trainings started, by the retrain policy's reason (first_model, growth, surprise).\n\
+             # TYPE inframind_training_triggers_total counter\n",
+        );
+        let reasons = lock(&self.training_reasons);
+        for reason in ["first_model", "growth", "surprise"] {
+            let _ = writeln!(
+                out,
+                "inframind_training_triggers_total{{reason=\"{reason}\"}} {}",
+                reasons.get(reason).copied().unwrap_or(0)
+            );
+        }
+        drop(reasons);
         out.push_str(
             "# HELP inframind_alert_decisions_total Policy decisions on Alertmanager alerts, by outcome.\n\
              # TYPE inframind_alert_decisions_total counter\n",

@@ -1,11 +1,18 @@
 //! Background retraining.
 //!
-//! Every completion tells the trainer how many runs the pipeline has completed and how many it
-//! had at the last training; once `retrain_every` more have completed, the pipeline is queued
-//! (once, however many completions arrive meanwhile). One task per process trains, off the
-//! request path: the history is read, the forest is fitted on a blocking thread, the model is
-//! saved in the [`ModelStore`](inframind_core::ModelStore), its version recorded in the
-//! `pipelines` row, and the cache's snapshot swapped atomically. Requests never wait for it.
+//! When to train is the core's [`RetrainPolicy`](inframind_core::retrain::RetrainPolicy)
+//! (`--retrain-every N` makes it a fixed counter): it decides from the pipeline's counters in
+//! the database (completed and successful runs, the completion count at the last training,
+//! whether a model exists, and whether a run since then was a surprise). A completion that
+//! makes the pipeline due queues it; the queue holds a pipeline once however many completions
+//! arrive, and the trainer asks the policy again when it gets to it, so a burst of completions
+//! trains once, on all of them. A pipeline notified again while it trains is queued once more
+//! behind the others, so the completions that landed during a training are not forgotten.
+//!
+//! One task per process trains, off the request path: the history is read, the forest is
+//! fitted on a blocking thread, the model is saved in the
+//! [`ModelStore`](inframind_core::ModelStore), its version recorded in the `pipelines` row,
+//! and the cache's snapshot swapped atomically. Requests never wait for it.
 //!
 //! On PostgreSQL only one replica trains at a time: training holds the session advisory lock
 //! `pg_try_advisory_lock(TRAINER_LOCK_KEY)`. A replica that cannot take it retries shortly, and
@@ -13,10 +20,11 @@
 //! trained is not trained again. If a replica dies mid-training its session ends and
 //! PostgreSQL releases the lock. On SQLite (one process per file) a process-wide mutex does it.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use inframind_core::retrain::RetrainReason;
 use inframind_core::{DurationModel, RandomForestParams};
 use sqlx::Row;
 use tokio::sync::mpsc;
@@ -49,7 +57,8 @@ pub enum TrainOutcome {
 #[derive(Clone)]
 pub struct Trainer {
     tx: mpsc::UnboundedSender<String>,
-    pending: Arc<Mutex<HashSet<String>>>,
+    /// Queued or training pipelines; `true` once notified again after its training began.
+    pending: Arc<Mutex<HashMap<String, bool>>>,
     local: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -66,32 +75,60 @@ impl Trainer {
         (
             Trainer {
                 tx,
-                pending: Arc::new(Mutex::new(HashSet::new())),
+                pending: Arc::new(Mutex::new(HashMap::new())),
                 local: Arc::new(tokio::sync::Mutex::new(())),
             },
             rx,
         )
     }
 
-    /// Queues a pipeline for retraining unless it is queued already. Never blocks.
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, bool>> {
+        // A panic while holding the lock cannot leave the map inconsistent.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a pipeline for training unless it is queued already (a pipeline being trained is
+    /// queued again once that training ends). Never blocks.
     pub fn notify(&self, pipeline: &str) {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if p.insert(pipeline.to_string()) && self.tx.send(pipeline.to_string()).is_err() {
-            p.remove(pipeline);
+        let mut p = self.pending();
+        match p.get_mut(pipeline) {
+            Some(again) => *again = true,
+            None => {
+                if self.tx.send(pipeline.to_string()).is_ok() {
+                    p.insert(pipeline.to_string(), false);
+                }
+            }
         }
     }
 
+    /// Whether no pipeline is queued or being trained.
+    pub fn is_idle(&self) -> bool {
+        self.pending().is_empty()
+    }
+
+    /// The training of `pipeline` starts: it reads the newest counts, so earlier notifications
+    /// are covered.
+    fn begin(&self, pipeline: &str) {
+        if let Some(again) = self.pending().get_mut(pipeline) {
+            *again = false;
+        }
+    }
+
+    /// The training of `pipeline` ended: queue it again if notified meanwhile, else forget it.
     fn done(&self, pipeline: &str) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(pipeline);
+        let mut p = self.pending();
+        if p.get(pipeline) == Some(&true) && self.tx.send(pipeline.to_string()).is_ok() {
+            p.insert(pipeline.to_string(), false);
+        } else {
+            p.remove(pipeline);
+        }
     }
 }
 
 /// The trainer task: trains queued pipelines one at a time until the queue closes.
 pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<String>) {
     while let Some(pipeline) = rx.recv().await {
+        state.trainer.begin(&pipeline);
         let mut tries = 0u32;
         loop {
             match train_now(&state, &pipeline, false).await {
@@ -113,7 +150,8 @@ pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<String>) {
     }
 }
 
-/// Trains `pipeline` now if it is due (or always, with `force`), holding the training lock.
+/// Trains `pipeline` now if the retrain policy says it is due (or always, with `force`),
+/// holding the training lock.
 pub async fn train_now(state: &AppState, pipeline: &str, force: bool) -> Result<TrainOutcome> {
     let _local = state.trainer.local.lock().await;
     let mut conn = None;
@@ -145,14 +183,22 @@ pub async fn train_now(state: &AppState, pipeline: &str, force: bool) -> Result<
 
 async fn train_locked(state: &AppState, pipeline: &str, force: bool) -> Result<TrainOutcome> {
     let st = state.db.pipeline_state(pipeline).await?.unwrap_or_default();
-    let due = st.completed - st.trained_at_completed >= i64::from(state.config.retrain_every);
-    if !force && !due {
-        state.metrics.observe_training("skipped");
-        return Ok(TrainOutcome::Skipped(format!(
-            "up to date: {} completed runs, model trained at {}",
-            st.completed, st.trained_at_completed
-        )));
-    }
+    let progress = st.progress();
+    let reason = match (state.config.retrain.is_due(&progress), force) {
+        (Some(reason), _) => reason,
+        // A forced training (`--demo`, tests) is labelled as what it does.
+        (None, true) if progress.has_model => RetrainReason::Growth,
+        (None, true) => RetrainReason::FirstModel,
+        (None, false) => {
+            state.metrics.observe_training("skipped");
+            return Ok(TrainOutcome::Skipped(format!(
+                "up to date: {} completed runs ({} successful), last training at {}",
+                st.completed, st.successes, st.trained_at_completed
+            )));
+        }
+    };
+    state.metrics.observe_training_reason(reason);
+    tracing::debug!(pipeline, reason = reason.as_str(), "training due");
     let started = now_s();
     let history: Vec<_> = state
         .db
@@ -195,7 +241,7 @@ async fn train_locked(state: &AppState, pipeline: &str, force: bool) -> Result<T
             Ok(TrainOutcome::Trained { version })
         }
         Err(e) => {
-            // Not retried on every completion: the next attempt waits for retrain_every more.
+            // Recorded as an attempt: the policy waits for new completions before the next one.
             state
                 .db
                 .mark_trained(pipeline.to_string(), st.completed)

@@ -76,3 +76,13 @@ async fn readyz_turns_503_while_the_database_refuses_connections_and_recovers() 
     .await;
     assert_eq!(status, 201, "{body}");
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run by scripts/suites/60-server.sh"]
+async fn a_database_of_the_previous_version_is_upgraded() {
+    let url = support::fresh_pg_db().await;
+    support::previous_version_db(&url, "postgres").await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = support::pg_app_on(&url, dir.path()).await;
+    support::upgraded_from_previous_version(&app).await;
+}

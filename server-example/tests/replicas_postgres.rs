@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use inframind_core::retrain::RetrainPolicy;
 use serde_json::json;
 use server_example::trainer::{train_now, TrainOutcome, TRAINER_LOCK_KEY};
 use server_example::AppState;
@@ -19,12 +20,13 @@ async fn replica(url: &str, models: &std::path::Path) -> (AppState, axum::Router
 async fn replica_with(
     url: &str,
     models: &std::path::Path,
-    retrain_every: u32,
+    retrain_every: u64,
 ) -> (AppState, axum::Router) {
     let mut c = support::config(url, models);
     c.cache_ttl = Duration::from_millis(100);
-    // Trainings in these tests are explicit: API completions never queue one.
-    c.retrain_every = retrain_every;
+    // Trainings in these tests are explicit: API completions queue none (no test here
+    // completes the 2 successful runs with a config that a first model would need).
+    c.retrain = RetrainPolicy::every(retrain_every);
     let state = AppState::new(c).await.unwrap();
     (state.clone(), server_example::router(state))
 }

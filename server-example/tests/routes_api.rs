@@ -2,6 +2,7 @@
 
 mod support;
 
+use inframind_core::retrain::RetrainPolicy;
 use serde_json::json;
 use support::{api, error_of, send, send_raw, sqlite_app, sqlite_app_with, TOKEN};
 
@@ -246,7 +247,7 @@ async fn optimize_cold_start_then_warm_with_a_trained_model() {
 
 #[tokio::test]
 async fn completed_builds_retrain_in_the_background() {
-    let app = sqlite_app_with(|c| c.retrain_every = 15).await;
+    let app = sqlite_app_with(|c| c.retrain = RetrainPolicy::every(15)).await;
     let r = &app.router;
     let history = inframind_core::demo::demo_history("cargo", 30, 9);
     for run in &history {

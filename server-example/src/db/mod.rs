@@ -33,7 +33,7 @@ use crate::config::{Config, SqliteSync};
 use crate::error::{AppError, Result};
 use writer::{writer_loop, Job};
 
-pub use rows::{parse_status, status_str, PipelineState, StoredRun, TrainingRow};
+pub use rows::{PipelineState, StoredRun, TrainingRow};
 pub use writes::{CompleteResult, Completion, DecisionRow, NewRun, PutMode, StartResult};
 
 /// Which database is behind the pool.

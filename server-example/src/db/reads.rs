@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use inframind_core::telemetry::BuildRun;
 use sqlx::Row;
 
-use super::rows::{decode_pipeline_state, decode_run, decode_step, decode_training, run_columns};
+use super::rows::{
+    decode_pipeline_state, decode_run, decode_step, decode_training, pipeline_state_columns,
+    run_columns,
+};
 use super::{Db, PipelineState, StoredRun, TrainingRow};
 use crate::error::Result;
 
@@ -31,22 +34,16 @@ impl Db {
 
     /// The freshness state of a pipeline (`None` when it has never had a run).
     pub async fn pipeline_state(&self, pipeline: &str) -> Result<Option<PipelineState>> {
-        let row = sqlx::query(
-            "SELECT completed, trained_at_completed, model_version FROM pipelines WHERE pipeline = $1",
-        )
-        .bind(pipeline)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(decode_pipeline_state).transpose()
+        let row = sqlx::query(PIPELINE_STATE_BY_NAME)
+            .bind(pipeline)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(decode_pipeline_state).transpose()?)
     }
 
     /// Every pipeline with runs.
     pub async fn pipelines(&self) -> Result<Vec<(String, PipelineState)>> {
-        let rows = sqlx::query(
-            "SELECT pipeline, completed, trained_at_completed, model_version FROM pipelines ORDER BY pipeline",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(PIPELINES_ALL).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, decode_pipeline_state(r)?)))
             .collect()
@@ -141,6 +138,18 @@ impl Db {
             .try_get(0)?)
     }
 }
+
+const PIPELINE_STATE_BY_NAME: &str = concat!(
+    "SELECT ",
+    pipeline_state_columns!(),
+    " FROM pipelines WHERE pipeline = $1"
+);
+
+const PIPELINES_ALL: &str = concat!(
+    "SELECT pipeline, ",
+    pipeline_state_columns!(),
+    " FROM pipelines ORDER BY pipeline"
+);
 
 const RUN_SELECT_BY_ID: &str = concat!("SELECT ", run_columns!(), " FROM runs WHERE run_id = $1");
 

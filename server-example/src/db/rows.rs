@@ -1,23 +1,14 @@
-//! Row decoding: stored rows back into the core's runs and steps, and the stored names of
-//! statuses.
+//! Row decoding: stored rows back into the core's runs and steps (statuses are stored by
+//! their [`RunStatus::as_str`] names).
 
 use std::collections::BTreeMap;
 
+use inframind_core::retrain::TrainingProgress;
 use inframind_core::telemetry::{BuildConfig, BuildRun, BuildStep, RunStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::error::{AppError, Result};
-
-/// The contract's name of a status.
-pub fn status_str(s: RunStatus) -> &'static str {
-    s.as_str()
-}
-
-/// A status from its stored name.
-pub fn parse_status(s: &str) -> Option<RunStatus> {
-    s.parse().ok()
-}
 
 /// A run as stored.
 #[derive(Debug, Clone)]
@@ -37,11 +28,39 @@ pub struct StoredRun {
 pub struct PipelineState {
     /// Completed runs.
     pub completed: i64,
-    /// Completed runs when the last model was trained.
+    /// Completed runs when training was last attempted (0: never).
     pub trained_at_completed: i64,
     /// Newest model version (0: none).
     pub model_version: i64,
+    /// Successful completed runs with a declared config (the runs a model learns from).
+    pub successes: i64,
+    /// Completion order of the newest surprising run (0: none): a surprise for the retrain
+    /// policy while it is above `trained_at_completed`.
+    pub surprise_at: i64,
 }
+
+impl PipelineState {
+    /// What the core's retrain policy decides from.
+    pub fn progress(&self) -> TrainingProgress {
+        let count = |v: i64| u64::try_from(v).unwrap_or(0);
+        TrainingProgress {
+            completed: count(self.completed),
+            successes: count(self.successes),
+            trained_at: (self.trained_at_completed > 0).then(|| count(self.trained_at_completed)),
+            has_model: self.model_version > 0,
+            surprise: self.surprise_at > self.trained_at_completed,
+        }
+    }
+}
+
+/// The columns `decode_pipeline_state` reads: every query whose rows it decodes selects (or
+/// returns) these.
+macro_rules! pipeline_state_columns {
+    () => {
+        "completed, trained_at_completed, model_version, successes, surprise_at"
+    };
+}
+pub(super) use pipeline_state_columns;
 
 /// One training attempt, for the audit trail (and the one-trainer-at-a-time test).
 #[derive(Debug, Clone, PartialEq)]
@@ -75,8 +94,9 @@ fn to_u64(v: Option<i64>) -> Option<u64> {
 
 pub(super) fn decode_run(r: &AnyRow) -> Result<StoredRun> {
     let status: String = r.try_get("status")?;
-    let status = parse_status(&status)
-        .ok_or_else(|| AppError::Internal(format!("stored run has unknown status {status:?}")))?;
+    let status = status
+        .parse::<RunStatus>()
+        .map_err(|_| AppError::Internal(format!("stored run has unknown status {status:?}")))?;
     let concurrency: Option<i64> = r.try_get("concurrency")?;
     let cpu_cores: Option<f64> = r.try_get("cpu_cores")?;
     let memory_bytes: Option<i64> = r.try_get("memory_bytes")?;
@@ -119,7 +139,7 @@ pub(super) fn decode_step(r: &AnyRow) -> Result<BuildStep> {
     Ok(BuildStep {
         name: r.try_get("name")?,
         duration_s: r.try_get("duration_s")?,
-        status: parse_status(&status).unwrap_or(RunStatus::Success),
+        status: status.parse().unwrap_or(RunStatus::Success),
         max_rss_bytes: to_u64(r.try_get("max_rss_bytes")?),
         cpu_seconds: r.try_get("cpu_seconds")?,
         io_read_bytes: to_u64(r.try_get("io_read_bytes")?),
@@ -129,11 +149,15 @@ pub(super) fn decode_step(r: &AnyRow) -> Result<BuildStep> {
     })
 }
 
-pub(super) fn decode_pipeline_state(r: &AnyRow) -> Result<PipelineState> {
+/// A database error (not an answer) when a column does not decode: the completion that
+/// returns these rolls back rather than commit a counter it cannot report.
+pub(super) fn decode_pipeline_state(r: &AnyRow) -> std::result::Result<PipelineState, sqlx::Error> {
     Ok(PipelineState {
         completed: r.try_get("completed")?,
         trained_at_completed: r.try_get("trained_at_completed")?,
         model_version: r.try_get("model_version")?,
+        successes: r.try_get("successes")?,
+        surprise_at: r.try_get("surprise_at")?,
     })
 }
 
@@ -154,15 +178,28 @@ mod tests {
 
     #[test]
     fn statuses_round_trip() {
-        for s in [
-            RunStatus::Running,
-            RunStatus::Success,
-            RunStatus::Failure,
-            RunStatus::OomKilled,
-            RunStatus::Timeout,
-            RunStatus::Cancelled,
-        ] {
-            assert_eq!(parse_status(status_str(s)), Some(s));
+        for s in RunStatus::ALL {
+            assert_eq!(s.as_str().parse::<RunStatus>().ok(), Some(s));
         }
+    }
+
+    #[test]
+    fn a_surprise_counts_until_a_training_covers_it() {
+        let st = PipelineState {
+            completed: 12,
+            trained_at_completed: 10,
+            model_version: 1,
+            successes: 11,
+            surprise_at: 11,
+        };
+        let p = st.progress();
+        assert_eq!((p.completed, p.successes, p.trained_at), (12, 11, Some(10)));
+        assert!(p.has_model && p.surprise);
+        let covered = PipelineState {
+            trained_at_completed: 12,
+            ..st
+        };
+        assert!(!covered.progress().surprise);
+        assert_eq!(PipelineState::default().progress().trained_at, None);
     }
 }

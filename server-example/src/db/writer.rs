@@ -23,6 +23,7 @@ enum Op {
         trained_at_completed: i64,
     },
     Trained(String, i64),
+    Surprise(String, i64),
     Training(TrainingRow),
 }
 
@@ -138,6 +139,12 @@ impl Db {
         self.submit(Op::Trained(pipeline, completed))
             .await
             .map(|_| ())
+    }
+
+    /// Records that the pipeline's `seq`-th completion surprised its model (the retrain policy
+    /// then retrains at once).
+    pub async fn mark_surprise(&self, pipeline: String, seq: i64) -> Result<()> {
+        self.submit(Op::Surprise(pipeline, seq)).await.map(|_| ())
     }
 
     /// Logs a training attempt.
@@ -324,6 +331,10 @@ async fn apply(
         }
         Op::Trained(pipeline, completed) => {
             writes::mark_trained(c, pipeline, *completed).await?;
+            Ok(Ok(Reply::Unit))
+        }
+        Op::Surprise(pipeline, seq) => {
+            writes::mark_surprise(c, pipeline, *seq).await?;
             Ok(Ok(Reply::Unit))
         }
         Op::Training(t) => {

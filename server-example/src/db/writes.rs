@@ -6,12 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use inframind_core::telemetry::{BuildConfig, BuildStep, RunStatus};
+use inframind_core::telemetry::{BuildConfig, BuildRun, BuildStep, RunStatus};
 use sqlx::{AnyConnection, Row};
 
 use super::reads::STEPS_OF_RUN;
-use super::rows::{decode_run, decode_step, run_columns, status_str};
-use super::{now_s, Backend, TrainingRow};
+use super::rows::{
+    decode_pipeline_state, decode_run, decode_step, pipeline_state_columns, run_columns,
+};
+use super::{now_s, Backend, PipelineState, TrainingRow};
 use crate::error::{AppError, Result};
 
 /// A run to start.
@@ -62,17 +64,19 @@ pub struct Completion {
 /// What a completion did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CompleteResult {
-    /// Applied: the pipeline now has `completed` completed runs, the last training saw
-    /// `trained_at_completed`.
+    /// Applied: the run is the pipeline's `completed`-th completion.
     Done {
         /// The stored response.
         response: String,
         /// Pipeline of the run.
         pipeline: String,
-        /// Completed runs of the pipeline, this one included.
+        /// Completed runs of the pipeline, this one included (the run's completion order).
         completed: i64,
-        /// Completed-run count at the last training.
-        trained_at_completed: i64,
+        /// The pipeline's counters right after this completion.
+        state: PipelineState,
+        /// The completed run with its steps, when it declared a config (a run a model can
+        /// learn from).
+        run: Option<Box<BuildRun>>,
     },
     /// The same completion again: the stored response, nothing changed.
     Same(String),
@@ -108,7 +112,8 @@ pub enum PutMode {
     Upsert,
 }
 
-/// Byte counts are stored as BIGINT; values past `i64::MAX` are refused at the door.
+/// Byte counts are stored as BIGINT. The core's rules (`inframind_core::rules::MAX_BYTES`, 2^53)
+/// refuse anything near `i64::MAX` before a value gets here; saturating keeps this total.
 fn i64_of(v: Option<u64>) -> Option<i64> {
     v.map(|x| i64::try_from(x).unwrap_or(i64::MAX))
 }
@@ -124,12 +129,13 @@ pub(super) async fn start(
     let labels = serde_json::to_string(&run.labels).unwrap_or_else(|_| "{}".into());
     let inserted = sqlx::query(
         "INSERT INTO runs (run_id, pipeline, tool, status, concurrency, cpu_cores, memory_bytes, \
-         labels, start_request, started_at) VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9) \
+         labels, start_request, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (run_id) DO NOTHING",
     )
     .bind(run.run_id.as_str())
     .bind(run.pipeline.as_str())
     .bind(run.tool.as_str())
+    .bind(RunStatus::Running.as_str())
     .bind(run.config.map(|c| i64::from(c.concurrency)))
     .bind(run.config.map(|c| c.cpu_cores))
     .bind(i64_of(run.config.map(|c| c.memory_bytes)))
@@ -176,11 +182,12 @@ pub(super) async fn add_steps(
     for (run_id, members) in &of_run {
         let added = i64::try_from(members.len()).unwrap_or(i64::MAX);
         let row = sqlx::query(
-            "UPDATE runs SET n_steps = n_steps + $2 WHERE run_id = $1 AND status = 'running' \
+            "UPDATE runs SET n_steps = n_steps + $2 WHERE run_id = $1 AND status = $3 \
              RETURNING n_steps",
         )
         .bind(*run_id)
         .bind(added)
+        .bind(RunStatus::Running.as_str())
         .fetch_optional(&mut *c)
         .await?;
         if let Some(row) = row {
@@ -227,7 +234,7 @@ pub(super) async fn add_steps(
                 .bind(index)
                 .bind(s.name.as_str())
                 .bind(s.duration_s)
-                .bind(status_str(s.status))
+                .bind(s.status.as_str())
                 .bind(i64_of(s.max_rss_bytes))
                 .bind(s.cpu_seconds)
                 .bind(i64_of(s.io_read_bytes))
@@ -276,7 +283,7 @@ pub(super) async fn complete(
                 "run {:?} is already completed with status {} and another completion; \
                  a completion can only be repeated exactly",
                 comp.run_id,
-                status_str(stored.run.status)
+                stored.run.status.as_str()
             ))),
         });
     }
@@ -298,21 +305,31 @@ pub(super) async fn complete(
             return Ok(Err(e.into()));
         }
     }
-    let counter = sqlx::query(
-        "UPDATE pipelines SET completed = completed + 1 WHERE pipeline = $1 \
-         RETURNING completed, trained_at_completed",
-    )
+    // The retrain policy's counts move in the same transaction as the completion, so every
+    // replica's trainer reads them consistent with the runs. Only runs with a config count:
+    // the others are kept for the record and never learned from.
+    let learnable = stored.has_config;
+    let success = i64::from(learnable && comp.final_status == RunStatus::Success);
+    let oom = i64::from(learnable && comp.final_status == RunStatus::OomKilled);
+    let counter = sqlx::query(concat!(
+        "UPDATE pipelines SET completed = completed + 1, successes = successes + $2, \
+         surprise_at = CASE WHEN $3 > 0 THEN completed + 1 ELSE surprise_at END \
+         WHERE pipeline = $1 RETURNING ",
+        pipeline_state_columns!()
+    ))
     .bind(stored.run.pipeline.as_str())
+    .bind(success)
+    .bind(oom)
     .fetch_one(&mut *c)
     .await?;
-    let completed: i64 = counter.try_get(0)?;
-    let trained_at_completed: i64 = counter.try_get(1)?;
+    let state = decode_pipeline_state(&counter)?;
+    let completed = state.completed;
     sqlx::query(
         "UPDATE runs SET status = $2, duration_s = $3, completed_at = $4, seq = $5, \
          completion_request = $6, completion_response = $7 WHERE run_id = $1",
     )
     .bind(comp.run_id.as_str())
-    .bind(status_str(comp.final_status))
+    .bind(comp.final_status.as_str())
     .bind(comp.duration_s)
     .bind(now_s())
     .bind(completed)
@@ -322,9 +339,10 @@ pub(super) async fn complete(
     .await?;
     Ok(Ok(CompleteResult::Done {
         response: comp.response.clone(),
-        pipeline: stored.run.pipeline,
+        pipeline: stored.run.pipeline.clone(),
         completed,
-        trained_at_completed,
+        state,
+        run: learnable.then(|| Box::new(stored.run)),
     }))
 }
 
@@ -425,6 +443,19 @@ pub(super) async fn mark_trained(
     .bind(completed)
     .execute(&mut *c)
     .await?;
+    Ok(())
+}
+
+pub(super) async fn mark_surprise(
+    c: &mut AnyConnection,
+    pipeline: &str,
+    seq: i64,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query("UPDATE pipelines SET surprise_at = $2 WHERE pipeline = $1 AND surprise_at < $2")
+        .bind(pipeline)
+        .bind(seq)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 

@@ -6,17 +6,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use inframind_core::healing::{classify, Classification};
-use inframind_core::telemetry::{BuildConfig, BuildStep, RunStatus};
+use inframind_core::healing::{final_status, Classification};
+use inframind_core::rules;
+use inframind_core::telemetry::{BuildConfig, BuildRun, BuildStep, RunStatus};
 use serde::{Deserialize, Serialize};
 
 use super::{top_level, JsonBody};
-use crate::db::{now_s, status_str, CompleteResult, Completion, NewRun, StartResult};
+use crate::db::{now_s, CompleteResult, Completion, NewRun, PipelineState, StartResult};
 use crate::error::{AppError, Result};
 use crate::AppState;
-
-/// Longest pipeline name, run id, tool or step name accepted.
-pub const MAX_NAME_LEN: usize = 512;
 
 /// Body of `POST /builds/start`.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,48 +53,15 @@ struct CanonicalStart<'a> {
     labels: &'a BTreeMap<String, String>,
 }
 
-fn check_name(field: &str, v: &str) -> Result<()> {
-    if v.trim().is_empty() {
-        return Err(AppError::invalid(
-            field,
-            format!("{field} must not be empty"),
-        ));
-    }
-    if v.len() > MAX_NAME_LEN {
-        return Err(AppError::invalid(
-            field,
-            format!(
-                "{field} is {} bytes long; at most {MAX_NAME_LEN} are accepted",
-                v.len()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn check_bytes(field: &str, v: Option<u64>) -> Result<()> {
-    match v {
-        Some(x) if x > i64::MAX as u64 => Err(AppError::invalid(
-            field,
-            format!(
-                "{field} = {x} is larger than the {} the database stores",
-                i64::MAX
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Starts a run: 201 when new, 200 for the same start again, 409 for another body.
 pub async fn do_start(state: &AppState, req: StartRequest) -> Result<(StatusCode, StartResponse)> {
-    check_name("pipeline", &req.pipeline)?;
-    check_name("tool", &req.tool)?;
+    rules::check_name("pipeline", &req.pipeline)?;
+    rules::check_name("tool", &req.tool)?;
     if let Some(id) = &req.run_id {
-        check_name("run_id", id)?;
+        rules::check_name("run_id", id)?;
     }
     if let Some(c) = &req.config {
         c.validate("config")?;
-        check_bytes("config.memory_bytes", Some(c.memory_bytes))?;
     }
     let canonical = serde_json::to_string(&CanonicalStart {
         pipeline: &req.pipeline,
@@ -124,7 +89,7 @@ pub async fn do_start(state: &AppState, req: StartRequest) -> Result<(StatusCode
     let resp = StartResponse {
         run_id: run_id.clone(),
         pipeline: req.pipeline,
-        status: "running".into(),
+        status: RunStatus::Running.as_str().into(),
     };
     match result {
         StartResult::Created => Ok((StatusCode::CREATED, resp)),
@@ -188,8 +153,7 @@ pub struct StepResponse {
 
 /// Appends a step to a running run.
 pub async fn do_step(state: &AppState, req: StepRequest) -> Result<StepResponse> {
-    check_name("run_id", &req.run_id)?;
-    check_name("name", &req.name)?;
+    rules::check_name("run_id", &req.run_id)?;
     let step = BuildStep {
         name: req.name,
         duration_s: req.duration_s,
@@ -201,16 +165,9 @@ pub async fn do_step(state: &AppState, req: StepRequest) -> Result<StepResponse>
         cache_hits: req.cache_hits,
         cache_misses: req.cache_misses,
     };
+    // Name, duration and byte counts, by the core's rules (which keep every count well inside
+    // the database's BIGINT).
     step.validate("").map_err(top_level)?;
-    for (f, v) in [
-        ("max_rss_bytes", step.max_rss_bytes),
-        ("io_read_bytes", step.io_read_bytes),
-        ("io_write_bytes", step.io_write_bytes),
-        ("cache_hits", step.cache_hits),
-        ("cache_misses", step.cache_misses),
-    ] {
-        check_bytes(f, v)?;
-    }
     let step_index = state.db.add_step(req.run_id.clone(), step).await?;
     Ok(StepResponse {
         run_id: req.run_id,
@@ -254,34 +211,27 @@ pub struct CompleteResponse<'a> {
 
 /// Completes a run; returns the stored answer (the same one for a repeated completion).
 pub async fn do_complete(state: &AppState, req: CompleteRequest) -> Result<String> {
-    check_name("run_id", &req.run_id)?;
+    rules::check_name("run_id", &req.run_id)?;
     if req.status == RunStatus::Running {
+        let ended: Vec<&str> = RunStatus::ALL
+            .iter()
+            .filter(|s| **s != RunStatus::Running)
+            .map(|s| s.as_str())
+            .collect();
         return Err(AppError::invalid(
             "status",
-            "status must be how the run ended: success, failure, oom_killed, timeout or cancelled",
-        ));
-    }
-    if !(req.duration_s.is_finite() && req.duration_s >= 0.0) {
-        return Err(AppError::invalid(
-            "duration_s",
             format!(
-                "invalid duration_s = {}: must be a finite number of seconds, 0 or more",
-                req.duration_s
+                "status must be how the run ended: one of {}",
+                ended.join(", ")
             ),
         ));
     }
-    // The core classifies a failed run's log and says which status it should be recorded with.
-    let classification = match (&req.log_tail, req.status.is_failure()) {
-        (Some(log), true) if !log.trim().is_empty() => Some(classify(log)),
-        _ => None,
-    };
-    let final_status = match (&classification, req.status) {
-        (Some(c), RunStatus::Failure) => c.run_status(),
-        _ => req.status,
-    };
+    rules::check_duration("duration_s", req.duration_s)?;
+    // The core decides the recorded status from the reported one and the log.
+    let (status, classification) = final_status(req.status, req.log_tail.as_deref());
     let response = serde_json::to_string(&CompleteResponse {
         run_id: &req.run_id,
-        status: status_str(final_status),
+        status: status.as_str(),
         classification: classification.as_ref(),
     })
     .map_err(|e| AppError::Internal(format!("cannot encode the answer: {e}")))?;
@@ -291,7 +241,7 @@ pub async fn do_complete(state: &AppState, req: CompleteRequest) -> Result<Strin
         .db
         .complete_run(Completion {
             run_id: req.run_id.clone(),
-            final_status,
+            final_status: status,
             duration_s: req.duration_s,
             canonical,
             response,
@@ -303,14 +253,51 @@ pub async fn do_complete(state: &AppState, req: CompleteRequest) -> Result<Strin
             response,
             pipeline,
             completed,
-            trained_at_completed,
+            state: counts,
+            run,
         } => {
+            let surprise = counts.progress().surprise
+                || note_surprise(state, &pipeline, completed, run.as_deref()).await;
             state.cache.invalidate(&pipeline);
-            if completed - trained_at_completed >= i64::from(state.config.retrain_every) {
-                state.trainer.notify(&pipeline);
-            }
+            queue_if_due(state, &pipeline, &counts, surprise);
             Ok(response)
         }
+    }
+}
+
+/// Whether a successful run took a duration the pipeline's model (in memory) did not expect;
+/// if so, records it, so the retrain policy retrains at once on every replica. An OOM kill is
+/// recorded by the completion itself.
+async fn note_surprise(state: &AppState, pipeline: &str, seq: i64, run: Option<&BuildRun>) -> bool {
+    let Some(run) = run.filter(|r| r.status == RunStatus::Success) else {
+        return false;
+    };
+    let predicted = state.cache.predict(pipeline, run);
+    if !state
+        .config
+        .retrain
+        .is_surprise(run.status, run.duration_s, predicted)
+    {
+        return false;
+    }
+    // The completion is committed and answered either way: a lost surprise only delays the
+    // retraining to the policy's next growth step.
+    match state.db.mark_surprise(pipeline.to_string(), seq).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(pipeline, "cannot record a surprising duration: {e}");
+            false
+        }
+    }
+}
+
+/// Queues the pipeline for training when the core's retrain policy says it is due. The
+/// trainer asks the policy again when it gets to it, so a burst of completions trains once.
+fn queue_if_due(state: &AppState, pipeline: &str, counts: &PipelineState, surprise: bool) {
+    let mut progress = counts.progress();
+    progress.surprise = surprise;
+    if state.config.retrain.is_due(&progress).is_some() {
+        state.trainer.notify(pipeline);
     }
 }
 

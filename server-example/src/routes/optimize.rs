@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::Json;
 use inframind_core::features::{run_features, FeatureSchema, FEATURE_NAMES};
+use inframind_core::rules;
 use inframind_core::telemetry::RunContext;
 use inframind_core::tool_env::env_for;
 use inframind_core::Suggestion;
@@ -39,14 +40,12 @@ pub struct OptimizeResponse {
 }
 
 /// `POST /optimize`: answered from memory (see [`crate::cache`]); a pipeline without history
-/// gets a cold-start suggestion.
+/// gets a cold-start suggestion (and no cache entry).
 pub async fn optimize(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<OptimizeRequest>,
 ) -> Result<Json<OptimizeResponse>> {
-    if req.pipeline.trim().is_empty() {
-        return Err(AppError::invalid("pipeline", "pipeline must not be empty"));
-    }
+    rules::check_name("pipeline", &req.pipeline)?;
     let snap = state
         .cache
         .get(&state.db, &state.store, &req.pipeline)

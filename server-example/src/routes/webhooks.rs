@@ -9,8 +9,9 @@
 //!   (`success`, `failed`, `canceled`) records one step (the job) and completes it. The pipeline
 //!   is `PROJECT/JOB`, the run id `gitlab-BUILD_ID`.
 //!
-//! Neither sends the resources the job ran with, so these runs carry no config and are kept
-//! for the record, not for training; a `?tool=cmake` query names the build tool (default
+//! Both complete through `POST /builds/complete`'s path, so the core's `final_status` decides
+//! the recorded status and its retrain policy whether to train. Neither sends the resources the
+//! job ran with, so these runs carry no config and are kept for the record, not for training; a `?tool=cmake` query names the build tool (default
 //! `unknown`). Redeliveries are idempotent: a completed run is not changed again.
 
 use std::collections::{BTreeMap, HashMap};
@@ -231,7 +232,7 @@ pub async fn github(
         "in_progress" => {
             ensure_started(&state, start).await?;
             Ok(Json(
-                json!({"run_id": run_id, "pipeline": pipeline, "status": "running"}),
+                json!({"run_id": run_id, "pipeline": pipeline, "status": RunStatus::Running.as_str()}),
             ))
         }
         "completed" => {
@@ -347,7 +348,7 @@ pub async fn gitlab(
         "running" => {
             ensure_started(&state, start).await?;
             return Ok(Json(
-                json!({"run_id": run_id, "pipeline": pipeline, "status": "running"}),
+                json!({"run_id": run_id, "pipeline": pipeline, "status": RunStatus::Running.as_str()}),
             ));
         }
         "success" => RunStatus::Success,

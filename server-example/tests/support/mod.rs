@@ -147,3 +147,107 @@ pub fn error_of(v: &serde_json::Value) -> (String, Option<String>) {
     assert!(e.get("field").is_some(), "no field key in {v}");
     (code, e["field"].as_str().map(String::from))
 }
+
+/// Makes `url` a database as the previous version of the server left it: only the first
+/// migration of `backend` (`sqlite` or `postgres`) applied, and a pipeline `old/app` with four
+/// completed runs: two successes and an OOM kill with a config, a success without one.
+pub async fn previous_version_db(url: &str, backend: &str) {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    let first = "20261201000001_init.sql";
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend)
+        .join(first);
+    std::fs::copy(&src, dir.path().join(first)).unwrap();
+    let mut conn = AnyConnection::connect(url).await.unwrap();
+    sqlx::migrate::Migrator::new(dir.path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    conn.execute(
+        "INSERT INTO pipelines (pipeline, completed, trained_at_completed, model_version) \
+         VALUES ('old/app', 4, 0, 0)",
+    )
+    .await
+    .unwrap();
+    for (seq, status, config) in [
+        (1, "success", true),
+        (2, "oom_killed", true),
+        (3, "success", true),
+        (4, "success", false),
+    ] {
+        let (concurrency, cpu, memory) = if config {
+            (Some(4i64), Some(4.0f64), Some(8i64 << 30))
+        } else {
+            (None, None, None)
+        };
+        sqlx::query(
+            "INSERT INTO runs (run_id, pipeline, tool, status, concurrency, cpu_cores, \
+             memory_bytes, labels, start_request, started_at, duration_s, completed_at, seq) \
+             VALUES ($1, 'old/app', 'make', $2, $3, $4, $5, '{}', '{}', 1.0, 10.0, 2.0, $6)",
+        )
+        .bind(format!("old-{seq}"))
+        .bind(status)
+        .bind(concurrency)
+        .bind(cpu)
+        .bind(memory)
+        .bind(seq as i64)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await.unwrap();
+}
+
+/// After the upgrade the previous version's runs are counted for the retrain policy, and the
+/// pipeline gets its first model on its next completion.
+pub async fn upgraded_from_previous_version(app: &TestApp) {
+    let st = app
+        .state
+        .db
+        .pipeline_state("old/app")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (st.completed, st.successes, st.surprise_at, st.model_version),
+        (4, 2, 2, 0)
+    );
+    let r = &app.router;
+    let (s, v) = api(
+        r,
+        "POST",
+        "/builds/start",
+        Some(
+            serde_json::json!({"pipeline": "old/app", "tool": "make", "run_id": "new-1",
+            "config": {"concurrency": 4, "cpu_cores": 4.0, "memory_bytes": 8589934592u64}}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = api(
+        r,
+        "POST",
+        "/builds/complete",
+        Some(serde_json::json!({"run_id": "new-1", "status": "success", "duration_s": 11.0})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    for _ in 0..600 {
+        if app.state.trainer.is_idle() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let st = app
+        .state
+        .db
+        .pipeline_state("old/app")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((st.completed, st.successes, st.model_version), (5, 3, 1));
+}

@@ -309,6 +309,58 @@ pub async fn registry(s: &AppState) {
     assert_eq!(db.trainings("p/model").await.unwrap(), vec![t]);
 }
 
+/// The retrain policy's counters move with each completion, in its transaction: successes and
+/// OOM kills of runs with a config count, the others do not; a surprise only moves forward.
+pub async fn retrain_counts(s: &AppState) {
+    let db = &s.db;
+    let p = "p/counts";
+    let outcomes = [
+        ("k1", RunStatus::Success, true),
+        ("k2", RunStatus::Failure, true),
+        ("k3", RunStatus::OomKilled, true),
+        ("k4", RunStatus::Success, false),
+        ("k5", RunStatus::OomKilled, false),
+        ("k6", RunStatus::Success, true),
+    ];
+    let mut last = None;
+    for (id, status, config) in outcomes {
+        let mut run = new_run(id, p, "a");
+        if !config {
+            run.config = None;
+        }
+        db.start_run(run).await.unwrap();
+        last = Some(
+            db.complete_run(completion(id, status, 10.0, "c"))
+                .await
+                .unwrap(),
+        );
+    }
+    let Some(CompleteResult::Done {
+        completed,
+        state,
+        run,
+        ..
+    }) = last
+    else {
+        panic!("{last:?}")
+    };
+    assert_eq!(completed, 6);
+    assert_eq!(
+        (state.completed, state.successes, state.surprise_at),
+        (6, 2, 3)
+    );
+    assert_eq!(run.map(|r| r.run_id), Some("k6".to_string()));
+    assert_eq!(db.pipeline_state(p).await.unwrap(), Some(state));
+    db.mark_surprise(p.into(), 6).await.unwrap();
+    db.mark_surprise(p.into(), 5).await.unwrap();
+    let st = db.pipeline_state(p).await.unwrap().unwrap();
+    assert_eq!(st.surprise_at, 6, "a surprise never moves back");
+    assert!(st.progress().surprise);
+    db.mark_trained(p.into(), 6).await.unwrap();
+    let st = db.pipeline_state(p).await.unwrap().unwrap();
+    assert!(!st.progress().surprise, "covered by the training at 6");
+}
+
 /// Every test of the suite, in order, on one app.
 pub async fn all(s: &AppState) {
     run_round_trip(s).await;
@@ -317,4 +369,5 @@ pub async fn all(s: &AppState) {
     concurrent_steps(s).await;
     history_order(s).await;
     registry(s).await;
+    retrain_counts(s).await;
 }
