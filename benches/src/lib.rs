@@ -1,5 +1,8 @@
-//! Shared code of the InfraMind benchmarks: datasets, timing and CSV reading.
+//! Shared code of the InfraMind benchmarks: datasets, timing, CSV reading and the simulated
+//! builds of [`sim`].
 #![deny(missing_docs)]
+
+pub mod sim;
 
 use std::path::Path;
 use std::time::Instant;

@@ -16,12 +16,13 @@
 
 use std::process::ExitCode;
 
+use inframind_benches::sim::baseline::percentile_next;
+use inframind_benches::sim::cost::{build_cost, regret_pct};
 use inframind_core::demo::{SimPipeline, DEMO_TOOLS};
-use inframind_core::features::quantile;
 use inframind_core::forest::RandomForestParams;
 use inframind_core::model::DurationModel;
 use inframind_core::optimizer::{Optimizer, OptimizerParams};
-use inframind_core::telemetry::{BuildConfig, BuildRun, Capacity, RunContext, RunStatus};
+use inframind_core::telemetry::{BuildConfig, BuildRun, Capacity, RunContext};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -58,37 +59,6 @@ fn capacity() -> Capacity {
     }
 }
 
-fn percentile_next(history: &[BuildRun], last: &BuildConfig) -> BuildConfig {
-    let recent = &history[history.len().saturating_sub(50)..];
-    let ok: Vec<&BuildRun> = recent.iter().filter(|r| r.status.is_success()).collect();
-    let mut cpu_use: Vec<f64> = ok
-        .iter()
-        .map(|r| r.steps.iter().filter_map(|s| s.cpu_seconds).sum::<f64>() / r.duration_s.max(1e-9))
-        .collect();
-    let max_peak = ok
-        .iter()
-        .filter_map(|r| r.peak_rss_bytes())
-        .max()
-        .map_or(last.memory_bytes as f64, |b| b as f64);
-    let mut mem = max_peak * 1.15;
-    if let Some(oom) = recent
-        .iter()
-        .rev()
-        .find(|r| r.status == RunStatus::OomKilled)
-    {
-        mem = mem.max(oom.config.memory_bytes as f64 * 1.2);
-    }
-    let cpu = quantile(&mut cpu_use, 0.95)
-        .map_or(last.cpu_cores, |c| (c / 0.25).ceil() * 0.25)
-        .clamp(0.25, 16.0);
-    let step = 64.0 * 1024.0 * 1024.0;
-    BuildConfig {
-        concurrency: last.concurrency,
-        cpu_cores: cpu,
-        memory_bytes: (((mem / step).ceil() * step) as u64).min(32 << 30),
-    }
-}
-
 fn simulate(tool: &str, policy: Policy, seed: u64) -> Result<Outcome, String> {
     let sim = SimPipeline::for_tool(tool);
     let (oracle_cfg, oracle_d) = sim.oracle(&capacity());
@@ -111,7 +81,7 @@ fn simulate(tool: &str, policy: Policy, seed: u64) -> Result<Outcome, String> {
     for b in 0..BUILDS {
         config = match policy {
             Policy::KeepLast => sim.initial,
-            Policy::Percentile => percentile_next(&history, &config),
+            Policy::Percentile => percentile_next(&history, &config, &capacity()),
             Policy::Inframind => {
                 let model = DurationModel::train(
                     &history,
@@ -138,20 +108,17 @@ fn simulate(tool: &str, policy: Policy, seed: u64) -> Result<Outcome, String> {
             }
         };
         let run = sim.run(WARM_UP_HISTORY + b, config, &mut rng);
-        let cost = match sim.expected_duration(&config, sim.cache_hit_ratio) {
-            Some(d) => d,
-            None => {
-                ooms += 1;
-                if b >= 10 {
-                    ooms_late += 1;
-                }
-                run.duration_s + oracle_d
+        let (cost, oom) = build_cost(&sim, &config, &run, oracle_d);
+        if oom {
+            ooms += 1;
+            if b >= 10 {
+                ooms_late += 1;
             }
-        };
+        }
         costs.push(cost);
         history.push(run);
     }
-    let regret = |c: &[f64]| 100.0 * (c.iter().sum::<f64>() / (oracle_d * c.len() as f64) - 1.0);
+    let regret = |c: &[f64]| regret_pct(c, oracle_d);
     Ok(Outcome {
         seed,
         tool: tool.into(),
