@@ -29,8 +29,8 @@ fn died_at(r: &BuildRun) -> Option<f64> {
 }
 
 /// The base RSS: the intercept of the least-squares line through the successful runs' peaks
-/// against their jobs, within [0, the smallest of those peaks]; 0 without two job counts.
-fn base_rss(ok: &[&BuildRun]) -> f64 {
+/// against their jobs, within [0, the smallest of those peaks]; `None` without two job counts.
+fn base_rss(ok: &[&BuildRun]) -> Option<f64> {
     let pts: Vec<(f64, f64)> = ok
         .iter()
         .filter_map(|r| {
@@ -43,11 +43,27 @@ fn base_rss(ok: &[&BuildRun]) -> f64 {
     let my = pts.iter().map(|(_, y)| y).sum::<f64>() / n;
     let sxx: f64 = pts.iter().map(|(x, _)| (x - mx).powi(2)).sum();
     if sxx.is_nan() || sxx <= 0.0 {
-        return 0.0;
+        return None;
     }
     let sxy: f64 = pts.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
     let smallest = pts.iter().map(|(_, y)| *y).fold(f64::INFINITY, f64::min);
-    (my - sxy / sxx * mx).max(0.0).min(smallest)
+    Some((my - sxy / sxx * mx).max(0.0).min(smallest))
+}
+
+/// A peak measured with `jobs` jobs as a bound for `concurrency` jobs: times the ratio for more
+/// jobs; for fewer, the base plus the remaining jobs' shares when the base is known, else as is.
+fn scaled_peak(peak: f64, jobs: u32, base: Option<f64>, concurrency: u32) -> f64 {
+    let ratio = f64::from(concurrency) / f64::from(jobs.max(1));
+    if ratio >= 1.0 {
+        return peak * ratio;
+    }
+    match base {
+        Some(b) => {
+            let b = b.max(0.0).min(peak);
+            b + (peak - b) * ratio
+        }
+        None => peak,
+    }
 }
 
 /// The OOM floor at `concurrency` of a run that died at `died` bytes with `jobs` jobs: VPA's
@@ -71,10 +87,12 @@ fn expected_memory_floor(history: &[BuildRun], ctx: &RunContext, concurrency: u3
         .iter()
         .filter(|r| r.status == RunStatus::Success)
         .collect();
+    let base = base_rss(&ok);
+    let scaled =
+        |r: &BuildRun, b: u64| scaled_peak(b as f64, r.config.concurrency, base, concurrency);
     let mut rss: Vec<f64> = ok
         .iter()
-        .filter_map(|r| r.peak_rss_bytes())
-        .map(|b| b as f64)
+        .filter_map(|r| r.peak_rss_bytes().map(|b| scaled(r, b)))
         .collect();
     let mut per_job: Vec<f64> = ok
         .iter()
@@ -83,26 +101,41 @@ fn expected_memory_floor(history: &[BuildRun], ctx: &RunContext, concurrency: u3
                 .map(|b| b as f64 / f64::from(r.config.concurrency))
         })
         .collect();
-    let mut floor: f64 = 0.0;
+    // Floors learned from peaks.
+    let mut learned: f64 = 0.0;
     if let Some(p95) = quantile(&mut rss, 0.95) {
-        floor = floor.max(1.2 * p95);
+        learned = learned.max(1.2 * p95);
     }
     // A run that died of memory is priced by its OOM floor instead.
     if let Some(max) = recent
         .iter()
         .filter(|r| died_at(r).is_none())
-        .filter_map(|r| r.peak_rss_bytes())
-        .max()
+        .filter_map(|r| r.peak_rss_bytes().map(|b| scaled(r, b)))
+        .reduce(f64::max)
     {
-        floor = floor.max(1.1 * max as f64);
+        learned = learned.max(1.1 * max);
     }
     if let Some(pj) = quantile(&mut per_job, 0.95) {
-        floor = floor.max(pj * f64::from(concurrency));
+        learned = learned.max(pj * f64::from(concurrency));
     }
-    let base = base_rss(&ok);
+    // ...capped by the most memory a successful run with at least these jobs had.
+    if let Some(cap) = ok
+        .iter()
+        .filter(|r| r.config.concurrency >= concurrency)
+        .map(|r| r.config.memory_bytes as f64)
+        .reduce(f64::max)
+    {
+        learned = learned.min(cap);
+    }
+    let mut floor = learned;
     for r in recent {
         if let Some(d) = died_at(r) {
-            floor = floor.max(oom_floor(d, r.config.concurrency, base, concurrency));
+            floor = floor.max(oom_floor(
+                d,
+                r.config.concurrency,
+                base.unwrap_or(0.0),
+                concurrency,
+            ));
         }
     }
     if let Some(b) = ctx.rss_bytes() {

@@ -220,3 +220,55 @@ fn a_history_without_success_names_how_its_runs_ended() {
         "Cold start: 0 successful runs, fewer than the 10 the model needs; keeping the last config."
     );
 }
+
+#[test]
+fn a_config_that_succeeded_is_never_refused_for_the_headroom_alone() {
+    // Succeeded at 5 jobs with a 3.86 GiB peak in 4.5 GiB; killed at 6 jobs in 4.5 GiB. The
+    // headroom over the peak (1.2 x 3.86 = 4.63 GiB) is more than the node's 4.5 GiB, but 5
+    // jobs are known to fit in 4.5 GiB: the floor at 5 jobs is capped there.
+    let ok = |i| {
+        support::run(
+            i,
+            RunStatus::Success,
+            cfg(5, 5.0, 4.5),
+            100.0,
+            Some((3.86 * GIB as f64) as u64),
+        )
+    };
+    let history = vec![ok(0), ok(1), ok(2), oom(3, cfg(6, 6.0, 4.5)), ok(4)];
+    let f = floors(&history);
+    assert_eq!(f.base_bytes, None, "one job count: no base");
+    assert!(f.learned_and_capped(5).0 > 4.6 * GIB as f64);
+    assert_gib(f.memory(5), 4.5);
+    // At 6 jobs no success caps the peaks: 1.2 x 3.86 x 6 / 5 = 5.56 GiB (above the OOM's
+    // 1.2 x 4.5 = 5.4 GiB).
+    assert!((f.memory(6) / GIB as f64 - 1.2 * 3.86 * 6.0 / 5.0).abs() < 1e-6);
+    let optimizer = Optimizer::new(OptimizerParams::default()).expect("params");
+    // With 4 GiB, nothing says how the 3.86 GiB split between jobs (every success ran 5): the
+    // peak is not scaled down, and the refusal says what even 1 job needs.
+    match optimizer.suggest(None, &history, &capped(8.0, 4), Some(1)) {
+        Err(Error::NoSafeConfig(m)) => assert!(m.contains("even 1 job needs 4.50 GiB"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // A success at 3 jobs with 2.5 GiB gives a base (2.5 - 0.68 x 3 = 0.46 GiB): peaks scale
+    // down to fewer jobs, and 4 GiB fits fewer than 5.
+    let mut known = history.clone();
+    known.push(support::run(
+        5,
+        RunStatus::Success,
+        cfg(3, 3.0, 4.0),
+        100.0,
+        Some((2.5 * GIB as f64) as u64),
+    ));
+    assert!(floors(&known).base_bytes.is_some());
+    let s = optimizer
+        .suggest(None, &known, &capped(8.0, 4), Some(1))
+        .expect("fewer jobs fit");
+    assert!(s.config.concurrency < 5, "{:?}", s.config);
+    assert!(s.config.memory_bytes <= 4 * GIB);
+    let s = Optimizer::new(OptimizerParams::default())
+        .expect("params")
+        .suggest(None, &history, &capped(8.0, 5), Some(1))
+        .expect("the config that succeeded fits");
+    assert!(s.config.concurrency >= 5, "{:?}", s.config);
+}

@@ -99,9 +99,6 @@ def memory_floor(history, context, jobs):
     recent = history[-WINDOW:]
     floors = []
 
-    def scaled(p, run):
-        return p * max(jobs / max(run["config"]["concurrency"], 1), 1.0)
-
     def died_at(r):
         """What a run that died of memory needed at least, else None."""
         limit = r["config"]["memory_bytes"]
@@ -115,14 +112,9 @@ def memory_floor(history, context, jobs):
     died = [(died_at(r), r) for r in recent if died_at(r) is not None]
     ok = [(peak(r), r) for r in recent if r["status"] == "success" and peak(r) is not None]
     anyp = [(peak(r), r) for r in recent if peak(r) is not None and died_at(r) is None]
-    if ok:
-        floors.append(1.2 * quantile([scaled(p, r) for p, r in ok], 0.95))
-        floors.append(quantile([p / r["config"]["concurrency"] for p, r in ok], 0.95) * jobs)
-    if anyp:
-        floors.append(1.1 * max(scaled(p, r) for p, r in anyp))
     # Memory every build needs: the intercept of a least-squares line through the successful
-    # peaks against their jobs, within [0, the smallest of them]; 0 without two job counts.
-    base = 0.0
+    # peaks against their jobs, within [0, the smallest of them]; unknown without two job counts.
+    base = None
     if ok:
         xs = [float(r["config"]["concurrency"]) for _, r in ok]
         ys = [p for p, _ in ok]
@@ -131,12 +123,32 @@ def memory_floor(history, context, jobs):
         if sxx > 0:
             sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
             base = min(max(my - sxy / sxx * mx, 0.0), min(ys))
+
+    def scaled(p, run):
+        ratio = jobs / max(run["config"]["concurrency"], 1)
+        if ratio >= 1.0:
+            return p * ratio
+        if base is None:
+            return p
+        b = min(max(base, 0.0), p)
+        return b + (p - b) * ratio
+
+    learned = []
+    if ok:
+        learned.append(1.2 * quantile([scaled(p, r) for p, r in ok], 0.95))
+        learned.append(quantile([p / r["config"]["concurrency"] for p, r in ok], 0.95) * jobs)
+    if anyp:
+        learned.append(1.1 * max(scaled(p, r) for p, r in anyp))
+    if learned:
+        # Capped by the most memory a successful run with at least these jobs had.
+        proven = [r["config"]["memory_bytes"] for r in recent if r["status"] == "success" and r["config"]["concurrency"] >= jobs]
+        floors.append(min(max(learned), max(proven)) if proven else max(learned))
     for d, r in died:
         c = max(r["config"]["concurrency"], 1)
         if jobs >= c:
             need = d * jobs / c
         else:
-            b = min(base, d)
+            b = min(base or 0.0, d)
             need = b + (d - b) * jobs / c
         floors.append(max(1.2 * need, need + 100 * MIB))
     declared = context.get("max_rss_bytes")

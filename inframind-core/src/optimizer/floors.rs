@@ -35,9 +35,21 @@ pub struct Peak {
 impl Peak {
     /// This peak as a bound for a build with `concurrency` jobs. Memory grows with jobs; if a
     /// build runs more jobs than this run did, the peak scales up by the ratio (an upper bound
-    /// when memory is a base plus a per-job part); with fewer jobs the peak stays as it is.
-    fn scaled_to(&self, concurrency: u32) -> f64 {
-        self.bytes * (f64::from(concurrency) / f64::from(self.concurrency.max(1))).max(1.0)
+    /// when memory is a base plus a per-job part). With fewer jobs it scales down to the base
+    /// every build needs plus the remaining jobs' shares, when the base is known; otherwise it
+    /// stays as it is.
+    fn scaled_to(&self, concurrency: u32, base_bytes: Option<f64>) -> f64 {
+        let ratio = f64::from(concurrency) / f64::from(self.concurrency.max(1));
+        if ratio >= 1.0 {
+            return self.bytes * ratio;
+        }
+        match base_bytes {
+            Some(base) => {
+                let base = base.max(0.0).min(self.bytes);
+                base + (self.bytes - base) * ratio
+            }
+            None => self.bytes,
+        }
     }
 }
 
@@ -100,6 +112,21 @@ pub struct Floors {
     pub base_bytes: Option<f64>,
     /// 1.2 x the expected RSS the caller declared, bytes.
     pub declared_floor: Option<f64>,
+    /// The recent successful runs' jobs and memory: a build with at most those jobs is known to
+    /// fit in that memory, which caps the floors learned from peaks (their headroom) so that a
+    /// config that succeeded is never refused for the margin alone.
+    pub proven: Vec<Proven>,
+}
+
+/// A recent successful run's jobs and the memory it succeeded with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proven {
+    /// The run's id.
+    pub run_id: String,
+    /// Parallel jobs of the run.
+    pub concurrency: u32,
+    /// Memory it had, bytes.
+    pub memory_bytes: f64,
 }
 
 impl Floors {
@@ -108,7 +135,15 @@ impl Floors {
         let recent = &history[history.len().saturating_sub(HISTORY_WINDOW)..];
         let mut ooms = Vec::new();
         let mut peaks = Vec::with_capacity(recent.len());
+        let mut proven = Vec::new();
         for r in recent {
+            if r.status.is_success() {
+                proven.push(Proven {
+                    run_id: r.run_id.clone(),
+                    concurrency: r.config.concurrency,
+                    memory_bytes: r.config.memory_bytes as f64,
+                });
+            }
             let limit = r.config.memory_bytes as f64;
             let peak = r.peak_rss_bytes().map(|b| b as f64);
             let died_at = match r.status {
@@ -139,6 +174,7 @@ impl Floors {
             per_job_bytes: stats.rss_per_job_p95_bytes,
             ooms,
             declared_floor: context.rss_bytes().map(|b| 1.2 * b as f64),
+            proven,
         }
     }
 
@@ -148,7 +184,7 @@ impl Floors {
             .peaks
             .iter()
             .filter(|p| p.success)
-            .map(|p| p.scaled_to(concurrency))
+            .map(|p| p.scaled_to(concurrency, self.base_bytes))
             .collect();
         quantile(&mut v, 0.95).map(|b| 1.2 * b)
     }
@@ -158,9 +194,56 @@ impl Floors {
     pub fn max_peak_floor(&self, concurrency: u32) -> Option<f64> {
         self.peaks
             .iter()
-            .map(|p| p.scaled_to(concurrency))
+            .map(|p| p.scaled_to(concurrency, self.base_bytes))
             .reduce(f64::max)
             .map(|b| 1.1 * b)
+    }
+
+    /// The most memory a recent successful run with at least `concurrency` jobs had, and that
+    /// run (the newest among equals): enough for `concurrency` jobs by its evidence.
+    pub fn proven_cap(&self, concurrency: u32) -> Option<(f64, &Proven)> {
+        self.proven
+            .iter()
+            .filter(|p| p.concurrency >= concurrency)
+            .reduce(|a, b| {
+                if b.memory_bytes >= a.memory_bytes {
+                    b
+                } else {
+                    a
+                }
+            })
+            .map(|p| (p.memory_bytes, p))
+    }
+
+    /// The floor learned from peaks: RSS p95, max peak, per-job p95 (`None` when no peak is
+    /// known).
+    fn learned_floor(&self, concurrency: u32) -> Option<f64> {
+        [
+            self.rss_p95_floor(concurrency),
+            self.max_peak_floor(concurrency),
+            self.per_job_bytes.map(|b| b * f64::from(concurrency)),
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(f64::max)
+    }
+
+    /// The floor learned from peaks before and after [`Floors::proven_cap`] (0 when no peak
+    /// is known).
+    pub fn learned_and_capped(&self, concurrency: u32) -> (f64, f64) {
+        (
+            self.learned_floor(concurrency).unwrap_or(0.0),
+            self.peak_floor(concurrency).unwrap_or(0.0),
+        )
+    }
+
+    /// [`Floors::learned_floor`] capped by [`Floors::proven_cap`].
+    fn peak_floor(&self, concurrency: u32) -> Option<f64> {
+        let learned = self.learned_floor(concurrency)?;
+        Some(match self.proven_cap(concurrency) {
+            Some((cap, _)) => learned.min(cap),
+            None => learned,
+        })
     }
 
     /// The highest OOM floor at `concurrency` and the run that sets it (the oldest among
@@ -176,9 +259,7 @@ impl Floors {
     /// The memory floor for a build with `concurrency` jobs, bytes (0 when nothing is known).
     pub fn memory(&self, concurrency: u32) -> f64 {
         [
-            self.rss_p95_floor(concurrency),
-            self.max_peak_floor(concurrency),
-            self.per_job_bytes.map(|b| b * f64::from(concurrency)),
+            self.peak_floor(concurrency),
             self.oom_floor(concurrency).map(|(b, _)| b),
             self.declared_floor,
         ]
@@ -203,6 +284,20 @@ impl Floors {
                 gib(b),
                 gib(b * f64::from(concurrency))
             ));
+        }
+        if let (Some(learned), Some((cap, run))) = (
+            self.learned_floor(concurrency),
+            self.proven_cap(concurrency),
+        ) {
+            if learned > cap && !parts.is_empty() {
+                let peaks = parts.join(", ");
+                parts = vec![format!(
+                    "min(max({peaks}), {} that run {} with {} jobs succeeded in)",
+                    gib(cap),
+                    run.run_id,
+                    run.concurrency
+                )];
+            }
         }
         if let Some((b, oom)) = self.oom_floor(concurrency) {
             let run = &oom.run_id;
