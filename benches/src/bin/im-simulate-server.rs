@@ -23,7 +23,7 @@
 //! ran plus a rerun at the oracle's duration. Regret = total cost / oracle total - 1, over the
 //! last 10 builds and over all 40. Also counted: OOM kills (all, and from the 3rd suggestion
 //! on), cold answers (`cold_start` in the suggestion: no model, or too few successful runs) and
-//! NoSafeConfig answers (a 422 on `context.capacity` from the server, an error of that kind
+//! NoSafeConfig answers (a 422 with code `no_safe_config` from the server, an error of that kind
 //! from the library; the build then runs with the last config).
 //!
 //! ```sh

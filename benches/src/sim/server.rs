@@ -26,7 +26,7 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum Optimized {
     /// A suggestion.
     Suggestion(Answer),
-    /// 422 on `context.capacity`: no config is safe within the declared capacity. Holds the
+    /// 422 with code `no_safe_config`: no config is safe within the declared capacity. Holds the
     /// server's message.
     NoSafeConfig(String),
 }
@@ -181,7 +181,7 @@ impl Server {
             (200, v) => serde_json::from_value(v)
                 .map(Optimized::Suggestion)
                 .map_err(|e| format!("POST /optimize: unexpected answer: {e}")),
-            (422, v) if v["error"]["field"] == "context.capacity" => Ok(Optimized::NoSafeConfig(
+            (422, v) if v["error"]["code"] == "no_safe_config" => Ok(Optimized::NoSafeConfig(
                 v["error"]["message"]
                     .as_str()
                     .unwrap_or_default()
