@@ -255,6 +255,28 @@ impl Compiled {
         })
     }
 
+    /// Every Alertmanager matcher of the condition (on labels and annotations, at any depth).
+    pub(crate) fn matchers(&self) -> Vec<&Matcher> {
+        let mut out = Vec::new();
+        self.collect_matchers(&mut out);
+        out
+    }
+
+    fn collect_matchers<'a>(&'a self, out: &mut Vec<&'a Matcher>) {
+        for c in &self.checks {
+            match c {
+                Check::Labels(ms) | Check::Annotations(ms) => out.extend(ms.iter()),
+                Check::All(subs) | Check::Any(subs) => {
+                    for s in subs {
+                        s.collect_matchers(out);
+                    }
+                }
+                Check::Not(sub) => sub.collect_matchers(out),
+                Check::LabelEq(..) | Check::AnnotationEq(..) | Check::Status(_) => {}
+            }
+        }
+    }
+
     /// A (label, value) every matching alert must carry, preferring `alertname`: the key the
     /// policy set indexes the policy under. Only non-empty equalities count.
     pub(crate) fn index_key(&self) -> Option<(&str, &str)> {

@@ -17,10 +17,22 @@
 
 use std::fmt;
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 
 use crate::error::{Error, Result};
 use crate::healing::alert::LabelSet;
+
+/// The most memory one regex matcher may compile to: the size limit of its program and,
+/// separately, of each lazy DFA cache it grows while matching. The `regex` crate's defaults
+/// (10 MiB and 2 MiB) let a 20-byte pattern such as `(?:\w+\d{300}){3}` cost hundreds of
+/// milliseconds and megabytes to compile; the widest matcher a routing tree needs (a
+/// 100-way alternation of service names) stays far below this.
+pub const MAX_MATCHER_REGEX_BYTES: usize = 256 * 1024;
+
+/// The sizes a regex matcher is tried at, smallest first; the first that holds is what the
+/// matcher counts against [`MAX_SET_REGEX_BYTES`](crate::healing::MAX_SET_REGEX_BYTES). A plain
+/// alternation fits the first, a Unicode class such as `\w` the second.
+const REGEX_SIZE_CLASSES: [usize; 3] = [2 * 1024, 64 * 1024, MAX_MATCHER_REGEX_BYTES];
 
 /// The comparison a matcher makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,6 +66,8 @@ pub struct Matcher {
     op: MatchType,
     value: String,
     re: Option<Regex>,
+    /// The size class the regex compiled within (0 for `=` and `!=`).
+    budget: usize,
 }
 
 impl PartialEq for Matcher {
@@ -69,6 +83,7 @@ impl Matcher {
     pub fn new(name: impl Into<String>, op: MatchType, value: impl Into<String>) -> Result<Self> {
         let name = name.into();
         let value = value.into();
+        let mut budget = 0;
         let re = match op {
             MatchType::Regexp | MatchType::NotRegexp => {
                 // Exactly Alertmanager's construction (so `a)|(b` behaves as it does there).
@@ -79,7 +94,29 @@ impl Matcher {
                     reason,
                 };
                 go_re2_compatible(&anchored).map_err(bad)?;
-                Some(Regex::new(&anchored).map_err(|e| bad(format!("invalid regex: {e}")))?)
+                // A compile that hits a size limit stops there, so trying the small classes
+                // first costs little.
+                let mut compiled = None;
+                for class in REGEX_SIZE_CLASSES {
+                    match compile_bounded(&anchored, class) {
+                        Ok(re) => {
+                            budget = class;
+                            compiled = Some(re);
+                            break;
+                        }
+                        Err(regex::Error::CompiledTooBig(_)) => continue,
+                        Err(e) => return Err(bad(format!("invalid regex: {e}"))),
+                    }
+                }
+                let Some(re) = compiled else {
+                    return Err(bad(format!(
+                        "the regex compiles to more than {} KiB, the limit per matcher; use \
+                         fewer or smaller repetitions (\\d+ rather than \\d{{300}}) or ASCII \
+                         classes ([0-9] rather than \\d)",
+                        MAX_MATCHER_REGEX_BYTES / 1024
+                    )));
+                };
+                Some(re)
             }
             MatchType::Equal | MatchType::NotEqual => None,
         };
@@ -88,7 +125,13 @@ impl Matcher {
             op,
             value,
             re,
+            budget,
         })
+    }
+
+    /// The size class the matcher's regex compiled within, in bytes (0 without a regex).
+    pub(crate) fn regex_budget(&self) -> usize {
+        self.budget
     }
 
     /// Parses one matcher such as `severity=~"critical|page"` or `env!=prod`.
@@ -259,6 +302,15 @@ fn go_re2_compatible(anchored: &str) -> std::result::Result<(), String> {
         // Syntax errors are reported by the regex compiler with a better message.
         Err(_) => Ok(()),
     }
+}
+
+/// Compiles with the program bounded by `limit`; the lazy DFA's cache is always bounded by
+/// [`MAX_MATCHER_REGEX_BYTES`], since a cache too small for the regex only makes matching slower.
+fn compile_bounded(anchored: &str, limit: usize) -> std::result::Result<Regex, regex::Error> {
+    RegexBuilder::new(anchored)
+        .size_limit(limit)
+        .dfa_size_limit(MAX_MATCHER_REGEX_BYTES)
+        .build()
 }
 
 /// Go's `\s` in RE2 syntax: `[\t\n\f\r ]`.

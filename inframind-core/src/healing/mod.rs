@@ -10,6 +10,9 @@
 //! condition holds, in priority-then-name order, with parameters interpolated
 //! (`${label.pod}`, [`Template`]) and safety applied from a [`SafetyState`] the host keeps
 //! (cooldown, rate limit, deduplication of repeated deliveries) and an injectable [`Clock`].
+//! What a set may compile is bounded, so a stored policy cannot make evaluation slow: each regex
+//! matcher ([`MAX_MATCHER_REGEX_BYTES`]), the matchers of a policy ([`MAX_MATCHERS_PER_POLICY`])
+//! and those of the whole set ([`MAX_MATCHERS_PER_SET`], [`MAX_SET_REGEX_BYTES`]).
 //!
 //! # CI failure logs
 //!
@@ -45,12 +48,12 @@ pub use condition::Condition;
 pub use evaluate::{Action, AuditRecord, Decision, EvalOptions, Evaluation, Outcome};
 pub use final_status::final_status;
 pub use log_text::MAX_LINE_BYTES;
-pub use matcher::{parse_matchers, MatchType, Matcher};
+pub use matcher::{parse_matchers, MatchType, Matcher, MAX_MATCHER_REGEX_BYTES};
 pub use params::{Source, Template, Unresolved};
 pub use patterns::{PatternSpec, BUILTIN_PATTERNS};
 pub use policy::{
     ActionSpec, DurationSpec, Policy, PolicySet, PolicySpec, SafetySpec, DEFAULT_PRIORITY,
-    DEFAULT_RATE_WINDOW,
+    DEFAULT_RATE_WINDOW, MAX_MATCHERS_PER_POLICY, MAX_MATCHERS_PER_SET, MAX_SET_REGEX_BYTES,
 };
 pub use remediation::{CleanTarget, Remediation, RetryPolicy};
 pub use safety::{Clock, ManualClock, SafetyConfig, SafetyState, SystemClock};

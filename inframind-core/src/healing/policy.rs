@@ -33,6 +33,22 @@ use crate::healing::params::ParamTemplate;
 /// Default priority of a policy.
 pub const DEFAULT_PRIORITY: u32 = 100;
 
+/// The most Alertmanager matchers one policy may hold (all of its `matchers` and
+/// `annotation_matchers`, at any depth). A condition that needs more is better split into
+/// several policies or written with a regex alternation.
+pub const MAX_MATCHERS_PER_POLICY: usize = 64;
+
+/// The most matchers a policy set may hold in all. Evaluating an alert may run every one, so
+/// this bounds the time per alert; a thousand policies of three matchers each fit.
+pub const MAX_MATCHERS_PER_SET: usize = 4096;
+
+/// The compiled size all regex matchers of a set may take together. Each matcher counts the
+/// size class it compiled within (2 KiB for a plain alternation, 64 KiB for a Unicode class
+/// such as `\w`, at most [`MAX_MATCHER_REGEX_BYTES`](crate::healing::MAX_MATCHER_REGEX_BYTES)),
+/// so a set holds 128 matchers of the largest class, 512 using `\w`, or
+/// [`MAX_MATCHERS_PER_SET`] plain ones.
+pub const MAX_SET_REGEX_BYTES: usize = 32 * 1024 * 1024;
+
 /// The action a policy asks the host to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +166,18 @@ impl Policy {
             .condition
             .compile("condition")
             .map_err(|(f, r)| err(f, r))?;
+        let matchers = condition.matchers();
+        if let Some(first_over) = matchers.get(MAX_MATCHERS_PER_POLICY) {
+            return Err(err(
+                "condition".into(),
+                format!(
+                    "{} matchers, more than the {MAX_MATCHERS_PER_POLICY} a policy may hold \
+                     (the first one over is {first_over}); split the policy or join values \
+                     into one regex alternation",
+                    matchers.len()
+                ),
+            ));
+        }
         let params = spec
             .action
             .params
@@ -313,6 +341,35 @@ pub(crate) fn build_regex_index(
     (index, rest)
 }
 
+/// Checks the set's totals of matchers, naming the policy and the matcher that goes over.
+fn check_set_budget(policies: &[Policy]) -> Result<()> {
+    let (mut total, mut bytes) = (0usize, 0usize);
+    for p in policies {
+        for m in p.condition.matchers() {
+            total += 1;
+            bytes += m.regex_budget();
+            let over = if total > MAX_MATCHERS_PER_SET {
+                format!("the policies hold more than {MAX_MATCHERS_PER_SET} matchers in all")
+            } else if bytes > MAX_SET_REGEX_BYTES {
+                format!(
+                    "the policies' regexes compile to more than {} MiB in all",
+                    MAX_SET_REGEX_BYTES >> 20
+                )
+            } else {
+                continue;
+            };
+            return Err(Error::Policy {
+                policy: p.spec.name.clone(),
+                field: "condition".into(),
+                reason: format!(
+                    "{over}, and this policy's {m} goes over; simplify or remove policies"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[derive(Serialize)]
 struct FileOut<'a> {
     policies: Vec<&'a PolicySpec>,
@@ -337,6 +394,7 @@ impl PolicySet {
             .into_iter()
             .map(Policy::new)
             .collect::<Result<Vec<_>>>()?;
+        check_set_budget(&policies)?;
         policies
             .sort_by(|a, b| (a.spec.priority, &a.spec.name).cmp(&(b.spec.priority, &b.spec.name)));
         let mut index: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();

@@ -115,7 +115,7 @@ struct DeliveryKey {
 
 /// Cooldowns, rate-limit windows and remembered deliveries. Keep one per policy set in the host
 /// (behind a mutex if several threads evaluate).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SafetyState {
     config: SafetyConfig,
     /// (policy, fingerprint) -> (acted at, cooldown ends at).
