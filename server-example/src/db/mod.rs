@@ -18,6 +18,7 @@
 //! is retried job by job.
 
 mod migrations;
+mod policy_set;
 mod reads;
 mod rows;
 mod writer;
@@ -59,6 +60,7 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     writer: mpsc::Sender<Job>,
+    policy_cache: std::sync::Arc<policy_set::PolicyCache>,
 }
 
 impl std::fmt::Debug for Db {
@@ -125,11 +127,18 @@ impl Db {
             rx,
             config.write_batch.max(1),
         ));
-        Ok(Db {
+        let db = Db {
             pool,
             backend,
             writer: tx,
-        })
+            policy_cache: std::sync::Arc::default(),
+        };
+        // Compiled at start, so the first alert does not wait for it; a stored policy that no
+        // longer compiles is reported by `/alerts`, and must not keep the server from starting.
+        if let Err(e) = db.policy_set().await {
+            tracing::warn!("the stored policies are not usable: {e}");
+        }
+        Ok(db)
     }
 
     /// SQLite or PostgreSQL.

@@ -12,8 +12,9 @@ use crate::error::{AppError, Result};
 
 enum Op {
     Start(NewRun),
-    Step(String, BuildStep),
+    Step(String, BuildStep, Option<String>),
     Complete(Completion),
+    Finish(Vec<(BuildStep, Option<String>)>, Completion),
     PutPolicy(String, String, PutMode),
     DeletePolicy(String),
     Decisions(Vec<DecisionRow>),
@@ -62,7 +63,7 @@ impl Db {
         for (run, steps, completion) in runs {
             let run_id = run.run_id.clone();
             let mut ops = vec![Op::Start(run)];
-            ops.extend(steps.into_iter().map(|s| Op::Step(run_id.clone(), s)));
+            ops.extend(steps.into_iter().map(|s| Op::Step(run_id.clone(), s, None)));
             ops.push(Op::Complete(completion));
             for op in ops {
                 replies.push(self.enqueue(op).await?);
@@ -84,8 +85,33 @@ impl Db {
 
     /// Appends a step to a running run; returns its index.
     pub async fn add_step(&self, run_id: String, step: BuildStep) -> Result<i64> {
-        match self.submit(Op::Step(run_id, step)).await? {
+        self.add_keyed_step(run_id, step, None).await
+    }
+
+    /// Appends a step to a running run, once per `key`: a key the run already holds answers
+    /// the stored step's index and stores nothing (whatever the run's status).
+    pub async fn add_keyed_step(
+        &self,
+        run_id: String,
+        step: BuildStep,
+        key: Option<String>,
+    ) -> Result<i64> {
+        match self.submit(Op::Step(run_id, step, key)).await? {
             Reply::Step(i) => Ok(i),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Adds a finished job's steps (keyed as [`Db::add_keyed_step`]) and completes its run in
+    /// one transaction: both or neither are stored. A run already completed is not changed;
+    /// the answer is then that of a repeated completion.
+    pub async fn finish_run(
+        &self,
+        steps: Vec<(BuildStep, Option<String>)>,
+        completion: Completion,
+    ) -> Result<CompleteResult> {
+        match self.submit(Op::Finish(steps, completion)).await? {
+            Reply::Complete(r) => Ok(r),
             _ => Err(unexpected()),
         }
     }
@@ -230,13 +256,13 @@ async fn run_batch(
                 rest = &rest[1..];
                 continue;
             }
-            let steps: Vec<(&str, &BuildStep)> = (rest[..n_steps].iter())
+            let steps: Vec<writes::StepIn<'_>> = (rest[..n_steps].iter())
                 .filter_map(|j| match &j.op {
-                    Op::Step(run_id, step) => Some((run_id.as_str(), step)),
+                    Op::Step(run_id, step, key) => Some((run_id.as_str(), step, key.as_deref())),
                     _ => None,
                 })
                 .collect();
-            let indices = writes::add_steps(&mut tx, &steps).await?;
+            let indices = writes::add_steps(&mut tx, backend, &steps).await?;
             replies.extend(indices.into_iter().map(|r| r.map(Reply::Step)));
             rest = &rest[n_steps..];
         }
@@ -301,14 +327,18 @@ async fn apply(
 ) -> std::result::Result<Result<Reply>, sqlx::Error> {
     match op {
         Op::Start(run) => writes::start(c, run).await.map(|r| r.map(Reply::Start)),
-        Op::Step(run_id, step) => {
-            let mut index = writes::add_steps(c, &[(run_id.as_str(), step)]).await?;
+        Op::Step(run_id, step, key) => {
+            let mut index =
+                writes::add_steps(c, backend, &[(run_id.as_str(), step, key.as_deref())]).await?;
             Ok(index.pop().map_or_else(
                 || Err(AppError::Internal("no answer for a step".into())),
                 |r| r.map(Reply::Step),
             ))
         }
         Op::Complete(comp) => writes::complete(c, backend, comp)
+            .await
+            .map(|r| r.map(Reply::Complete)),
+        Op::Finish(steps, comp) => writes::finish(c, backend, steps, comp)
             .await
             .map(|r| r.map(Reply::Complete)),
         Op::PutPolicy(name, spec, mode) => writes::put_policy(c, name, spec, *mode)

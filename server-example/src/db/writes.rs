@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use inframind_core::telemetry::{BuildConfig, BuildRun, BuildStep, RunStatus};
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, Connection, Row};
 
 use super::reads::STEPS_OF_RUN;
 use super::rows::{
@@ -159,28 +159,64 @@ pub(super) async fn start(
     }))
 }
 
-/// Steps one INSERT statement writes at most (11 values each).
+/// Steps one INSERT statement writes at most (12 values each).
 const STEP_ROWS_PER_INSERT: usize = 32;
 
+/// Step keys one lookup statement asks for at most.
+const KEYS_PER_LOOKUP: usize = 64;
+
+/// A step to append: its run, the step, and its idempotency key when it has one.
+pub(super) type StepIn<'a> = (&'a str, &'a BuildStep, Option<&'a str>);
+
 /// Appends steps, in order, to their runs: each running run's step counter moves once by its
-/// number of steps here, and the steps are inserted [`STEP_ROWS_PER_INSERT`] rows per
-/// statement. One answer per step: its index in its run, or why it was refused (no such
-/// run, or the run is completed), decided before anything is written for that run.
+/// number of new steps here, and the steps are inserted [`STEP_ROWS_PER_INSERT`] rows per
+/// statement. A step whose key the run already holds (or an earlier step here holds) is not
+/// stored again: its answer is the stored step's index, whatever the run's status, so a retry
+/// after a lost answer is acknowledged. One answer per step: its index in its run, or why it
+/// was refused (no such run, or the run is completed), decided before anything is written for
+/// that run.
 pub(super) async fn add_steps(
     c: &mut AnyConnection,
-    steps: &[(&str, &BuildStep)],
+    backend: Backend,
+    steps: &[StepIn<'_>],
 ) -> std::result::Result<Vec<Result<i64>>, sqlx::Error> {
     // The steps of each run, in arrival order; runs are updated in run-id order, so two
     // replicas' batches lock the same runs in the same order.
     let mut of_run: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (k, &(run_id, _)) in steps.iter().enumerate() {
+    for (k, &(run_id, _, _)) in steps.iter().enumerate() {
         of_run.entry(run_id).or_default().push(k);
     }
     let mut answers: Vec<Result<i64>> = Vec::with_capacity(steps.len());
     answers.resize_with(steps.len(), || Ok(0));
     let mut to_insert: Vec<(usize, i64)> = Vec::with_capacity(steps.len());
     for (run_id, members) in &of_run {
-        let added = i64::try_from(members.len()).unwrap_or(i64::MAX);
+        let keys: Vec<&str> = members.iter().filter_map(|&k| steps[k].2).collect();
+        let mut known = if keys.is_empty() {
+            BTreeMap::new()
+        } else {
+            stored_keys(c, backend, run_id, &keys).await?
+        };
+        // Steps to store, and repeats of a key first seen here (answered with its index).
+        let mut fresh: Vec<usize> = Vec::with_capacity(members.len());
+        let mut repeats: Vec<(usize, usize)> = Vec::new();
+        let mut first_here: BTreeMap<&str, usize> = BTreeMap::new();
+        for &k in members {
+            match steps[k].2 {
+                Some(key) if known.contains_key(key) => answers[k] = Ok(known[key]),
+                Some(key) => match first_here.get(key) {
+                    Some(&first) => repeats.push((k, first)),
+                    None => {
+                        first_here.insert(key, k);
+                        fresh.push(k);
+                    }
+                },
+                None => fresh.push(k),
+            }
+        }
+        if fresh.is_empty() {
+            continue;
+        }
+        let added = i64::try_from(fresh.len()).unwrap_or(i64::MAX);
         let row = sqlx::query(
             "UPDATE runs SET n_steps = n_steps + $2 WHERE run_id = $1 AND status = $3 \
              RETURNING n_steps",
@@ -192,10 +228,19 @@ pub(super) async fn add_steps(
         .await?;
         if let Some(row) = row {
             let first: i64 = row.try_get::<i64, _>(0)? - added;
-            for (j, &k) in members.iter().enumerate() {
+            for (j, &k) in fresh.iter().enumerate() {
                 let index = first + j as i64;
                 answers[k] = Ok(index);
                 to_insert.push((k, index));
+                if let Some(key) = steps[k].2 {
+                    known.insert(key, index);
+                }
+            }
+            for (k, first) in repeats {
+                if let Ok(index) = &answers[first] {
+                    let index = *index;
+                    answers[k] = Ok(index);
+                }
             }
             continue;
         }
@@ -205,7 +250,7 @@ pub(super) async fn add_steps(
             .await?
             .map(|r| r.try_get(0))
             .transpose()?;
-        for &k in members {
+        for k in fresh.into_iter().chain(repeats.into_iter().map(|(k, _)| k)) {
             answers[k] = Err(match &status {
                 None => no_run(run_id),
                 Some(st) => AppError::Conflict(format!(
@@ -217,10 +262,11 @@ pub(super) async fn add_steps(
     for rows in to_insert.chunks(STEP_ROWS_PER_INSERT) {
         let mut sql = String::from(
             "INSERT INTO steps (run_id, step_index, name, duration_s, status, max_rss_bytes, \
-             cpu_seconds, io_read_bytes, io_write_bytes, cache_hits, cache_misses) VALUES ",
+             cpu_seconds, io_read_bytes, io_write_bytes, cache_hits, cache_misses, step_key) \
+             VALUES ",
         );
         for r in 0..rows.len() {
-            let placeholders: Vec<String> = (1..=11).map(|i| format!("${}", r * 11 + i)).collect();
+            let placeholders: Vec<String> = (1..=12).map(|i| format!("${}", r * 12 + i)).collect();
             sql.push_str(if r == 0 { "(" } else { ", (" });
             sql.push_str(&placeholders.join(", "));
             sql.push(')');
@@ -228,7 +274,7 @@ pub(super) async fn add_steps(
         // Safe: the statement is constant text and placeholder numbers; every value is bound.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for &(k, index) in rows {
-            let (run_id, s) = steps[k];
+            let (run_id, s, key) = steps[k];
             q = q
                 .bind(run_id)
                 .bind(index)
@@ -240,11 +286,94 @@ pub(super) async fn add_steps(
                 .bind(i64_of(s.io_read_bytes))
                 .bind(i64_of(s.io_write_bytes))
                 .bind(i64_of(s.cache_hits))
-                .bind(i64_of(s.cache_misses));
+                .bind(i64_of(s.cache_misses))
+                .bind(key);
         }
         q.execute(&mut *c).await?;
     }
     Ok(answers)
+}
+
+/// The indices of the steps of `run_id` already stored under these keys. On PostgreSQL the
+/// run's row is locked first, so two replicas adding the same key take turns and the second
+/// finds the first's step instead of failing on the unique index.
+async fn stored_keys<'k>(
+    c: &mut AnyConnection,
+    backend: Backend,
+    run_id: &str,
+    keys: &[&'k str],
+) -> std::result::Result<BTreeMap<&'k str, i64>, sqlx::Error> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT run_id FROM runs WHERE run_id = $1 FOR UPDATE")
+            .bind(run_id)
+            .fetch_optional(&mut *c)
+            .await?;
+    }
+    let mut found = BTreeMap::new();
+    for chunk in keys.chunks(KEYS_PER_LOOKUP) {
+        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT step_key, step_index FROM steps WHERE run_id = $1 AND step_key IN ({})",
+            placeholders.join(", ")
+        );
+        // Safe: constant text and placeholder numbers; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id);
+        for key in chunk {
+            q = q.bind(*key);
+        }
+        for row in q.fetch_all(&mut *c).await? {
+            let key: String = row.try_get(0)?;
+            let index: i64 = row.try_get(1)?;
+            if let Some(k) = chunk.iter().find(|k| **k == key) {
+                found.insert(*k, index);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Adds a finished job's steps and completes its run as one unit: both or neither are
+/// written, so a redelivery finds the job either whole or absent. A run already completed is
+/// not touched: the completion answers as a repeated one does (the stored answer, or 409).
+pub(super) async fn finish(
+    c: &mut AnyConnection,
+    backend: Backend,
+    steps: &[(BuildStep, Option<String>)],
+    comp: &Completion,
+) -> std::result::Result<Result<CompleteResult>, sqlx::Error> {
+    let status: Option<String> = sqlx::query("SELECT status FROM runs WHERE run_id = $1")
+        .bind(comp.run_id.as_str())
+        .fetch_optional(&mut *c)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    match status {
+        None => return Ok(Err(no_run(&comp.run_id))),
+        Some(st) if st != RunStatus::Running.as_str() => return complete(c, backend, comp).await,
+        Some(_) => {}
+    }
+    // A savepoint: a refusal after the steps are written takes them back, while the rest of
+    // the writer's batch stays.
+    let mut unit = c.begin().await?;
+    let refs: Vec<StepIn<'_>> = steps
+        .iter()
+        .map(|(s, key)| (comp.run_id.as_str(), s, key.as_deref()))
+        .collect();
+    let answers = add_steps(&mut unit, backend, &refs).await?;
+    if let Some(Err(e)) = answers.into_iter().find(Result::is_err) {
+        unit.rollback().await?;
+        return Ok(Err(e));
+    }
+    match complete(&mut unit, backend, comp).await? {
+        Ok(done) => {
+            unit.commit().await?;
+            Ok(Ok(done))
+        }
+        Err(e) => {
+            unit.rollback().await?;
+            Ok(Err(e))
+        }
+    }
 }
 
 pub(super) async fn complete(
@@ -371,7 +500,16 @@ pub(super) async fn put_policy(
     .bind(now_s())
     .execute(&mut *c)
     .await?;
+    bump_policy_generation(c).await?;
     Ok(Ok(()))
+}
+
+/// Moves the policies' generation, in the transaction that changes them.
+async fn bump_policy_generation(c: &mut AnyConnection) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query("UPDATE policy_generation SET generation = generation + 1 WHERE id = 1")
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }
 
 pub(super) async fn delete_policy(
@@ -382,11 +520,11 @@ pub(super) async fn delete_policy(
         .bind(name)
         .execute(&mut *c)
         .await?;
-    Ok(if done.rows_affected() == 0 {
-        Err(AppError::NotFound(format!("no policy named {name:?}")))
-    } else {
-        Ok(())
-    })
+    if done.rows_affected() == 0 {
+        return Ok(Err(AppError::NotFound(format!("no policy named {name:?}"))));
+    }
+    bump_policy_generation(c).await?;
+    Ok(Ok(()))
 }
 
 pub(super) async fn insert_decisions(

@@ -6,8 +6,16 @@
 //! each keep their own (point Alertmanager at one replica, or accept that an HA pair's
 //! duplicate deliveries landing on two replicas are each decided once). Every decision is
 //! audited in the database with what the executor did, and visible at `GET /alerts/decisions`.
+//! The safety state moves only once the audit rows are committed; until then, the process's
+//! next webhook waits, so a duplicate delivery is still decided against its original.
+//!
+//! The policies are compiled once per change, not per call (see
+//! [`Db::policy_set`](crate::db::Db::policy_set)), and evaluated on a blocking thread: the core
+//! bounds the work per alert, but it is CPU work all the same.
 //!
 //! [`SafetyState`]: inframind_core::healing::SafetyState
+
+use std::sync::Arc;
 
 use axum::extract::{Query, Request, State};
 use axum::Json;
@@ -15,7 +23,7 @@ use inframind_core::healing::{EvalOptions, Outcome, SystemClock, Webhook};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{body_bytes, policies::load_set};
+use super::body_bytes;
 use crate::db::DecisionRow;
 use crate::error::{AppError, Result};
 use crate::executor::Execution;
@@ -25,11 +33,19 @@ use crate::AppState;
 pub async fn receive(State(state): State<AppState>, req: Request) -> Result<Json<Value>> {
     let body = body_bytes(req, &()).await?;
     let hook = Webhook::from_slice(&body)?;
-    let set = load_set(&state).await?;
-    let evaluation = {
-        let mut safety = state.safety.lock().unwrap_or_else(|p| p.into_inner());
-        set.evaluate(&hook, &mut safety, &SystemClock, EvalOptions::default())
-    };
+    let set = state.db.policy_set().await?;
+    let _deciding = state.db.decide_lock().await;
+    // Decided on a copy of the safety state, which replaces the state only once the audit rows
+    // are committed: a delivery whose audit failed is decided afresh when it is retried, not
+    // suppressed as a duplicate of a decision nobody recorded.
+    let safety = Arc::clone(&state.safety);
+    let (evaluation, draft, hook) = tokio::task::spawn_blocking(move || {
+        let mut draft = safety.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let evaluation = set.evaluate(&hook, &mut draft, &SystemClock, EvalOptions::default());
+        (evaluation, draft, hook)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("evaluating the alerts failed: {e}")))?;
     let mut rows = Vec::with_capacity(evaluation.decisions.len());
     let mut out = Vec::with_capacity(evaluation.decisions.len());
     for (decision, record) in evaluation.decisions.iter().zip(evaluation.audit.iter()) {
@@ -67,6 +83,7 @@ pub async fn receive(State(state): State<AppState>, req: Request) -> Result<Json
         out.push(d);
     }
     state.db.insert_decisions(rows).await?;
+    *state.safety.lock().unwrap_or_else(|p| p.into_inner()) = draft;
     Ok(Json(json!({
         "receiver": hook.receiver,
         "alerts": hook.alerts.len(),

@@ -140,6 +140,11 @@ pub struct StepRequest {
     /// Cache misses.
     #[serde(default)]
     pub cache_misses: Option<u64>,
+    /// The client's id of the step, unique within the run: a step posted again with an id
+    /// the run holds is answered with the stored step's index and not stored twice, so a
+    /// client can retry a step whose answer it lost.
+    #[serde(default)]
+    pub step_id: Option<String>,
 }
 
 /// Answer of `POST /builds/step`.
@@ -151,9 +156,20 @@ pub struct StepResponse {
     pub step_index: i64,
 }
 
-/// Appends a step to a running run.
+/// Appends a step to a running run (once per `step_id`).
 pub async fn do_step(state: &AppState, req: StepRequest) -> Result<StepResponse> {
+    let run_id = req.run_id.clone();
+    let (step, key) = checked_step(req)?;
+    let step_index = state.db.add_keyed_step(run_id.clone(), step, key).await?;
+    Ok(StepResponse { run_id, step_index })
+}
+
+/// The step of a request, checked by the core's rules, and its idempotency key.
+pub(super) fn checked_step(req: StepRequest) -> Result<(BuildStep, Option<String>)> {
     rules::check_name("run_id", &req.run_id)?;
+    if let Some(id) = &req.step_id {
+        rules::check_name("step_id", id)?;
+    }
     let step = BuildStep {
         name: req.name,
         duration_s: req.duration_s,
@@ -168,11 +184,7 @@ pub async fn do_step(state: &AppState, req: StepRequest) -> Result<StepResponse>
     // Name, duration and byte counts, by the core's rules (which keep every count well inside
     // the database's BIGINT).
     step.validate("").map_err(top_level)?;
-    let step_index = state.db.add_step(req.run_id.clone(), step).await?;
-    Ok(StepResponse {
-        run_id: req.run_id,
-        step_index,
-    })
+    Ok((step, req.step_id))
 }
 
 /// `POST /builds/step`.
@@ -211,6 +223,14 @@ pub struct CompleteResponse<'a> {
 
 /// Completes a run; returns the stored answer (the same one for a repeated completion).
 pub async fn do_complete(state: &AppState, req: CompleteRequest) -> Result<String> {
+    let completion = completion_of(req)?;
+    let result = state.db.complete_run(completion).await?;
+    Ok(after_completion(state, result).await)
+}
+
+/// The completion to store for a request: checked, its final status decided by the core from
+/// the reported one and the log, and its answer.
+pub(super) fn completion_of(req: CompleteRequest) -> Result<Completion> {
     rules::check_name("run_id", &req.run_id)?;
     if req.status == RunStatus::Running {
         let ended: Vec<&str> = RunStatus::ALL
@@ -237,18 +257,20 @@ pub async fn do_complete(state: &AppState, req: CompleteRequest) -> Result<Strin
     .map_err(|e| AppError::Internal(format!("cannot encode the answer: {e}")))?;
     let canonical = serde_json::to_string(&req)
         .map_err(|e| AppError::Internal(format!("cannot encode the request: {e}")))?;
-    let result = state
-        .db
-        .complete_run(Completion {
-            run_id: req.run_id.clone(),
-            final_status: status,
-            duration_s: req.duration_s,
-            canonical,
-            response,
-        })
-        .await?;
+    Ok(Completion {
+        run_id: req.run_id,
+        final_status: status,
+        duration_s: req.duration_s,
+        canonical,
+        response,
+    })
+}
+
+/// What follows a stored completion (the surprise check, the cache, the retrain queue);
+/// returns the answer.
+pub(super) async fn after_completion(state: &AppState, result: CompleteResult) -> String {
     match result {
-        CompleteResult::Same(resp) => Ok(resp),
+        CompleteResult::Same(resp) => resp,
         CompleteResult::Done {
             response,
             pipeline,
@@ -260,7 +282,7 @@ pub async fn do_complete(state: &AppState, req: CompleteRequest) -> Result<Strin
                 || note_surprise(state, &pipeline, completed, run.as_deref()).await;
             state.cache.invalidate(&pipeline);
             queue_if_due(state, &pipeline, &counts, surprise);
-            Ok(response)
+            response
         }
     }
 }

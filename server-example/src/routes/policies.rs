@@ -1,5 +1,7 @@
 //! `GET/POST /policies`, `GET/PUT/DELETE /policies/{name}`: remediation policies, validated
-//! by the core (`Policy::new`, `PolicySet::new`) before they are stored.
+//! by the core (`Policy::new`, `PolicySet::new`) before they are stored. The compiled set
+//! `/alerts` uses is kept by [`Db::policy_set`](crate::db::Db::policy_set) and compiled again
+//! after each change.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,16 +15,6 @@ use crate::db::PutMode;
 use crate::error::{AppError, Result};
 use crate::AppState;
 
-/// The stored policies, compiled (for `/alerts`).
-pub async fn load_set(state: &AppState) -> Result<PolicySet> {
-    let specs = load_specs(state).await?;
-    PolicySet::new(specs).map_err(|e| {
-        AppError::Internal(format!(
-            "the stored policies no longer compile ({e}); fix or delete the policy named"
-        ))
-    })
-}
-
 async fn load_specs(state: &AppState) -> Result<Vec<PolicySpec>> {
     state
         .db
@@ -35,6 +27,28 @@ async fn load_specs(state: &AppState) -> Result<Vec<PolicySpec>> {
             })
         })
         .collect()
+}
+
+/// Checks the policy alone, then the stored set with it in place of its namesake: the core
+/// bounds what a whole set may compile, so a policy valid alone can still be one too many
+/// (422 naming it). Compiling is CPU work, done on a blocking thread.
+async fn validate_in_set(state: &AppState, spec: &PolicySpec) -> Result<String> {
+    let text = validate(spec)?;
+    let mut specs = load_specs(state).await?;
+    specs.retain(|s| s.name != spec.name);
+    specs.push(spec.clone());
+    tokio::task::spawn_blocking(move || PolicySet::new(specs))
+        .await
+        .map_err(|e| AppError::Internal(format!("checking the policies failed: {e}")))??;
+    Ok(text)
+}
+
+/// Compiles the changed set now, so the next alert finds it ready. A failure here is not the
+/// request's: the change is committed, and `/alerts` reports a set that does not compile.
+async fn refresh(state: &AppState) {
+    if let Err(e) = state.db.policy_set().await {
+        tracing::warn!("the stored policies are not usable: {e}");
+    }
 }
 
 fn validate(spec: &PolicySpec) -> Result<String> {
@@ -66,11 +80,12 @@ pub async fn create(
     State(state): State<AppState>,
     JsonBody(spec): JsonBody<PolicySpec>,
 ) -> Result<Response> {
-    let text = validate(&spec)?;
+    let text = validate_in_set(&state, &spec).await?;
     state
         .db
         .put_policy(spec.name.clone(), text, PutMode::Create)
         .await?;
+    refresh(&state).await;
     Ok((StatusCode::CREATED, Json(spec)).into_response())
 }
 
@@ -89,13 +104,15 @@ pub async fn replace(
             ),
         ));
     }
-    let text = validate(&spec)?;
+    let text = validate_in_set(&state, &spec).await?;
     state.db.put_policy(name, text, PutMode::Upsert).await?;
+    refresh(&state).await;
     Ok(Json(spec))
 }
 
 /// `DELETE /policies/{name}`: 204, or 404.
 pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode> {
     state.db.delete_policy(name).await?;
+    refresh(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,9 @@
 //! Both complete through `POST /builds/complete`'s path, so the core's `final_status` decides
 //! the recorded status and its retrain policy whether to train. Neither sends the resources the
 //! job ran with, so these runs carry no config and are kept for the record, not for training; a `?tool=cmake` query names the build tool (default
-//! `unknown`). Redeliveries are idempotent: a completed run is not changed again.
+//! `unknown`). Redeliveries are idempotent: a job's steps and completion are written in one
+//! transaction, each step keyed by the provider's number for it (a GitHub step's `number`, a
+//! GitLab job's id), so a redelivery stores no step twice and a completed run is not changed.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,7 +27,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use super::builds::{do_complete, do_start, do_step, CompleteRequest, StartRequest, StepRequest};
+use super::builds::{
+    after_completion, checked_step, completion_of, do_start, CompleteRequest, StartRequest,
+    StepRequest,
+};
 use super::{body_bytes, parse_json};
 use crate::auth::secret_eq;
 use crate::error::{AppError, Result};
@@ -102,6 +107,9 @@ struct GhJob {
 #[derive(Debug, Deserialize)]
 struct GhStep {
     name: String,
+    /// The step's number in its job (from 1): its idempotency key.
+    #[serde(default)]
+    number: Option<u64>,
     #[serde(default)]
     conclusion: Option<String>,
     #[serde(default)]
@@ -132,23 +140,22 @@ async fn ensure_started(state: &AppState, req: StartRequest) -> Result<()> {
     }
 }
 
-/// Adds the steps and completes the run; a redelivery of a completed job changes nothing.
+/// Adds the steps and completes the run in one transaction, so a redelivery finds the job
+/// whole or not at all; each step is keyed by the provider's step number, so a redelivery of a
+/// job whose steps are stored adds none again, and one of a completed job changes nothing.
 async fn finish(
     state: &AppState,
     run_id: &str,
     steps: Vec<StepRequest>,
     complete: CompleteRequest,
 ) -> Result<Value> {
-    for s in steps {
-        match do_step(state, s).await {
-            Ok(_) => {}
-            // Already completed: a redelivery. The completion below answers the stored result.
-            Err(AppError::Conflict(_)) => break,
-            Err(e) => return Err(e),
-        }
-    }
-    let resp = match do_complete(state, complete).await {
-        Ok(r) => r,
+    let steps = steps
+        .into_iter()
+        .map(checked_step)
+        .collect::<Result<Vec<_>>>()?;
+    let completion = completion_of(complete)?;
+    let resp = match state.db.finish_run(steps, completion).await {
+        Ok(result) => after_completion(state, result).await,
         Err(AppError::Conflict(m)) => {
             return Ok(json!({"run_id": run_id, "ignored": m}));
         }
@@ -157,8 +164,15 @@ async fn finish(
     serde_json::from_str(&resp).map_err(|e| AppError::Internal(format!("stored answer: {e}")))
 }
 
-fn step_request(run_id: &str, name: &str, duration_s: f64, status: RunStatus) -> StepRequest {
+fn step_request(
+    run_id: &str,
+    key: String,
+    name: &str,
+    duration_s: f64,
+    status: RunStatus,
+) -> StepRequest {
     StepRequest {
+        step_id: Some(key),
         run_id: run_id.to_string(),
         name: name.to_string(),
         duration_s,
@@ -242,11 +256,14 @@ pub async fn github(
             let steps = job
                 .steps
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(i, s)| {
                     let d = seconds_between(s.started_at.as_deref(), s.completed_at.as_deref())
                         .unwrap_or(0.0)
                         .min(duration);
-                    step_request(&run_id, &s.name, d, gh_status(s.conclusion.as_deref()))
+                    // A step without a number is keyed by its place, the same in a redelivery.
+                    let key = format!("github-step-{}", s.number.unwrap_or(i as u64 + 1));
+                    step_request(&run_id, key, &s.name, d, gh_status(s.conclusion.as_deref()))
                 })
                 .collect();
             let complete = CompleteRequest {
@@ -368,7 +385,8 @@ pub async fn gitlab(
         .build_duration
         .filter(|d| d.is_finite() && *d >= 0.0)
         .unwrap_or(0.0);
-    let steps = vec![step_request(&run_id, &ev.build_name, duration, status)];
+    let key = format!("gitlab-job-{}", ev.build_id);
+    let steps = vec![step_request(&run_id, key, &ev.build_name, duration, status)];
     let complete = CompleteRequest {
         run_id: run_id.clone(),
         status,

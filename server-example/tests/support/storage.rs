@@ -370,4 +370,76 @@ pub async fn all(s: &AppState) {
     history_order(s).await;
     registry(s).await;
     retrain_counts(s).await;
+    keyed_steps(s).await;
+}
+
+/// A step key is stored once per run (also when the same key arrives concurrently), and a
+/// job's steps and completion are one unit: a repeat adds nothing and answers the stored
+/// completion.
+pub async fn keyed_steps(s: &AppState) {
+    let db = &s.db;
+    db.start_run(new_run("keyed-1", "p/keys", "a"))
+        .await
+        .unwrap();
+    let before = db.count_steps().await.unwrap();
+    let step = BuildStep::new("compile", 4.0);
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let db = db.clone();
+        let step = step.clone();
+        tasks.push(tokio::spawn(async move {
+            db.add_keyed_step("keyed-1".into(), step, Some("c".into()))
+                .await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), 0);
+    }
+    assert_eq!(db.count_steps().await.unwrap(), before + 1);
+    let job: Vec<(BuildStep, Option<String>)> = (1..=5)
+        .map(|n| (BuildStep::new(format!("s{n}"), 1.0), Some(format!("n{n}"))))
+        .chain([(step.clone(), Some("c".to_string()))])
+        .collect();
+    let first = db
+        .finish_run(
+            job.clone(),
+            completion("keyed-1", RunStatus::Success, 9.0, "c"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(first, CompleteResult::Done { .. }), "{first:?}");
+    for _ in 0..2 {
+        let again = db
+            .finish_run(
+                job.clone(),
+                completion("keyed-1", RunStatus::Success, 9.0, "c"),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(again, CompleteResult::Same(_)), "{again:?}");
+    }
+    let got = db.run("keyed-1").await.unwrap().unwrap();
+    assert_eq!(got.run.steps.len(), 6);
+    assert_eq!(db.count_steps().await.unwrap(), before + 6);
+    assert_eq!(
+        db.pipeline_state("p/keys")
+            .await
+            .unwrap()
+            .unwrap()
+            .completed,
+        1
+    );
+    // A refused completion takes its steps back with it.
+    db.start_run(new_run("keyed-2", "p/keys", "a"))
+        .await
+        .unwrap();
+    let refused = db
+        .finish_run(
+            job,
+            completion("keyed-2", RunStatus::Success, f64::NAN, "c"),
+        )
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(db.count_steps().await.unwrap(), before + 6);
+    assert_eq!(db.run("keyed-2").await.unwrap().unwrap().run.steps.len(), 0);
 }
