@@ -64,7 +64,19 @@ pub fn presented_token(req: &Request) -> Option<&[u8]> {
         return Some(v.as_bytes());
     }
     h.get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .and_then(|v| bearer_token(v.as_bytes()))
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
+/// (RFC 9110 section 11.1), so `bearer` and `BEARER` count too; the token itself is compared
+/// exactly, by [`Auth::check`].
+pub fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    let token = rest.strip_prefix(b" ")?.trim_ascii_start();
+    (!token.is_empty()).then_some(token)
 }
 
 /// Middleware: 401 with the JSON error shape unless the request carries a valid token.
@@ -95,5 +107,22 @@ mod tests {
         assert!(!a.check(b"alph"));
         assert!(!a.check(b""));
         assert!(!Auth::new(&[]).check(b"alpha"));
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for v in ["Bearer tok", "bearer tok", "BEARER tok", "bEaReR  tok"] {
+            assert_eq!(bearer_token(v.as_bytes()), Some(&b"tok"[..]), "{v}");
+        }
+        for v in [
+            "Basic tok",
+            "Bearertok",
+            "Bearer",
+            "Bearer ",
+            "Bear tok",
+            "",
+        ] {
+            assert_eq!(bearer_token(v.as_bytes()), None, "{v}");
+        }
     }
 }

@@ -78,6 +78,127 @@ pub struct Cli {
     /// Database connections in the pool.
     #[arg(long, default_value_t = 8)]
     pub pool_size: u32,
+    /// Longest a client may take to send a request's headers, seconds; a kept-alive connection
+    /// waiting for its next request is closed after this long too.
+    #[arg(long, env = "INFRAMIND_HEADER_TIMEOUT", value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+    /// A connection that moves no bytes either way for this long is closed, seconds (never
+    /// shorter than the request timeout).
+    #[arg(long, env = "INFRAMIND_IDLE_TIMEOUT", value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    pub idle_timeout: Duration,
+    /// Most connections served at once; connections beyond it are accepted and closed at once.
+    /// Default and ceiling: the open-file limit (`ulimit -n`) minus (64 + --pool-size) descriptors
+    /// kept for the database, the model files and the logs.
+    #[arg(long, env = "INFRAMIND_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// On SIGTERM or SIGINT, how long the requests in flight may take to finish before the
+    /// remaining connections are cut, seconds.
+    #[arg(long, env = "INFRAMIND_DRAIN_TIMEOUT", value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    pub drain_timeout: Duration,
+}
+
+/// A duration in seconds (`10`, `0.5`), as the timeout flags take it.
+pub fn parse_seconds(v: &str) -> Result<Duration, String> {
+    let secs: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("{v:?} is not a number of seconds"))?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(format!("{v:?}: the timeout must be more than 0 seconds"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{v:?}: {e}"))
+}
+
+/// What one client connection may hold: how long, how many at once, how long shutdown waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnLimits {
+    /// Deadline for a request's headers, and for the next request on a kept-alive connection.
+    pub header_timeout: Duration,
+    /// A connection that moves no bytes for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more are accepted and closed.
+    pub max_connections: usize,
+    /// How long shutdown waits for connections to finish.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Descriptors kept free beside the client connections: the database pool (added to this), the
+/// listener, the model store, SQLite's WAL and shared-memory files, logs.
+const FD_HEADROOM: usize = 64;
+
+/// The open-file limit the process runs under (the soft `RLIMIT_NOFILE`), when known.
+pub fn open_file_limit() -> Option<usize> {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct we pass, which lives for the call.
+        let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+        if rc != 0 || lim.rlim_cur == libc::RLIM_INFINITY {
+            return None;
+        }
+        usize::try_from(lim.rlim_cur).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+impl ConnLimits {
+    /// The limits from the flags. `--max-connections` is capped so that the connections, the
+    /// database pool and the files cannot exhaust the open-file limit (which would stop the
+    /// server answering even `/healthz`); the idle timeout is raised to the request timeout,
+    /// so a slow handler is never cut for silence. The warnings say what was adjusted.
+    pub fn from_cli(cli: &Cli, nofile: Option<usize>) -> (Self, Vec<String>) {
+        let mut warnings = Vec::new();
+        let headroom = FD_HEADROOM + cli.pool_size as usize;
+        let ceiling = nofile.map(|n| n.saturating_sub(headroom).max(1));
+        let max_connections = match (cli.max_connections, ceiling) {
+            (Some(n), Some(c)) if n > c => {
+                warnings.push(format!(
+                    "--max-connections {n} lowered to {c}: the open-file limit is {} and {headroom} \
+                     descriptors are kept for the database and files (raise `ulimit -n` for more)",
+                    nofile.unwrap_or(0)
+                ));
+                c
+            }
+            (Some(n), _) => n.max(1),
+            (None, Some(c)) => c.min(tokio::sync::Semaphore::MAX_PERMITS),
+            (None, None) => ConnLimits::default().max_connections,
+        };
+        let request_timeout = Duration::from_millis(cli.request_timeout_ms.max(1));
+        let mut idle_timeout = cli.idle_timeout;
+        if idle_timeout < request_timeout {
+            warnings.push(format!(
+                "--idle-timeout {}s raised to the request timeout ({}s)",
+                idle_timeout.as_secs_f64(),
+                request_timeout.as_secs_f64()
+            ));
+            idle_timeout = request_timeout;
+        }
+        let limits = ConnLimits {
+            header_timeout: cli.header_timeout,
+            idle_timeout,
+            max_connections,
+            drain_timeout: cli.drain_timeout,
+        };
+        (limits, warnings)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -303,6 +424,38 @@ mod tests {
             Config::from_cli(&cli).unwrap().retrain,
             RetrainPolicy::every(20)
         );
+    }
+
+    #[test]
+    fn connection_limits_stay_below_the_open_file_limit() {
+        let cli = Cli::parse_from(["inframind-server"]);
+        let (l, w) = ConnLimits::from_cli(&cli, Some(1024));
+        assert_eq!(l.max_connections, 1024 - 64 - 8);
+        assert_eq!(l.header_timeout, Duration::from_secs(10));
+        assert_eq!(l.idle_timeout, Duration::from_secs(60));
+        assert_eq!(l.drain_timeout, Duration::from_secs(10));
+        assert!(w.is_empty(), "{w:?}");
+        let cli = Cli::parse_from(["inframind-server", "--max-connections", "5000"]);
+        let (l, w) = ConnLimits::from_cli(&cli, Some(1024));
+        assert_eq!(l.max_connections, 952);
+        assert!(w[0].contains("--max-connections 5000"), "{w:?}");
+        let cli = Cli::parse_from([
+            "inframind-server",
+            "--max-connections",
+            "20",
+            "--header-timeout",
+            "0.5",
+            "--idle-timeout",
+            "2",
+        ]);
+        let (l, w) = ConnLimits::from_cli(&cli, None);
+        assert_eq!(l.max_connections, 20);
+        assert_eq!(l.header_timeout, Duration::from_millis(500));
+        assert_eq!(l.idle_timeout, Duration::from_secs(10));
+        assert!(w[0].contains("--idle-timeout"), "{w:?}");
+        for bad in ["0", "-1", "soon", "NaN"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -10,19 +10,21 @@
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
-//! use server_example::{config::{Config, Secret}, AppState};
+//! use server_example::{config::{Config, ConnLimits, Secret}, serve, AppState};
 //!
 //! let mut config = Config::new("sqlite:///tmp/inframind.db?mode=rwc", "/tmp/inframind-models");
 //! config.tokens = vec![Secret::new("change-me")];
 //! let state = AppState::new(config).await?;
 //! let app = server_example::router(state);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await?;
+//! // Header and idle deadlines, a connection cap and a drain deadline at shutdown.
+//! serve::serve(listener, app, ConnLimits::default(), serve::shutdown_signal()).await?;
 //! # Ok(()) }
 //! ```
 //!
 //! Modules: [`config`], [`auth`], [`error`], [`db`], [`cache`] (the `/optimize` snapshots),
-//! [`trainer`], [`executor`], [`metrics`], [`routes`], [`demo`].
+//! [`trainer`], [`executor`], [`metrics`], [`routes`], [`demo`], [`serve`] (the connection
+//! loop and its limits).
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 

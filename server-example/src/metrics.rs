@@ -29,7 +29,7 @@ struct Histogram {
 /// Counters and histograms of one app instance.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     suggestions_cold: AtomicU64,
     suggestions_warm: AtomicU64,
@@ -44,10 +44,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Metrics {
-    /// Records one answered request.
+    /// Records one answered request. `route` must come from a closed set (a route template or
+    /// `unmatched`); the method is labelled by [`method_label`].
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         *lock(&self.requests)
-            .entry((route.to_string(), method.to_string(), status))
+            .entry((route.to_string(), method_label(method), status))
             .or_insert(0) += 1;
         let secs = elapsed.as_secs_f64();
         let mut lat = lock(&self.latency);
@@ -177,6 +178,20 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The label of a request method: one of the eight methods of RFC 9110 or PATCH, else
+/// `OTHER`. Requests are counted before authentication, so a label taken from the request
+/// itself would let anyone create series without bound.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    KNOWN
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("OTHER")
 }
 
 fn escape(v: &str) -> String {

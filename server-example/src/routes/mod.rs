@@ -87,7 +87,8 @@ async fn not_found() -> AppError {
     AppError::from_status(StatusCode::NOT_FOUND)
 }
 
-/// Counts every request by route and status and times it.
+/// Counts every request by route template (never the raw path: this runs before auth) and
+/// status, and times it.
 async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = req
@@ -95,11 +96,11 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().as_str().to_string();
+    let method = crate::metrics::method_label(req.method().as_str());
     let resp = next.run(req).await;
     state
         .metrics
-        .observe_request(&route, &method, resp.status().as_u16(), started.elapsed());
+        .observe_request(&route, method, resp.status().as_u16(), started.elapsed());
     resp
 }
 
@@ -153,9 +154,22 @@ pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes
     })
 }
 
-/// Parses JSON naming the field at fault (`context.num_steps`).
+/// Parses JSON naming the field at fault (`context.num_steps`). Anything but whitespace after
+/// the value is refused with its position: a body that carries more than its parser reads could
+/// mean something else to a proxy or a log reader than to us.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = parse_value(de)?;
+    de.end().map_err(|e| AppError::InvalidInput {
+        message: format!("the body is not valid JSON: {e} (after the JSON value)"),
+        field: None,
+    })?;
+    Ok(value)
+}
+
+fn parse_value<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
