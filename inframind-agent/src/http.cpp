@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <exception>
+#include <list>
 #include <optional>
 #include <utility>
 
@@ -38,13 +39,23 @@ class HttpServer::Impl {
   explicit Impl(HttpHandler handler) : handler_(std::move(handler)) {}
   ~Impl() { stopping_ = true; }  // sessions destroyed with io_ below must not accept again
 
+  // A connection still reading its request; the server may close it to make room.
+  class Reader {
+   public:
+    virtual void evict() = 0;
+
+   protected:
+    ~Reader() = default;
+  };
+
   void accept();
   void connection_closed();
 
   // Declared before io_: destroyed after it (and after the sessions it still holds).
   HttpHandler handler_;
   std::function<void(int)> on_signal_;
-  unsigned connections_ = 0;
+  unsigned connections_ = 0;  // open sockets, counted until each is closed
+  std::list<Reader *> readers_;  // oldest first; each session unlinks itself
   bool accept_paused_ = false;
   bool stopping_ = false;
   bool by_signal_ = false;
@@ -59,13 +70,14 @@ class HttpServer::Impl {
 namespace {
 
 // One connection: read one request (bounded, with a deadline), answer it, close.
-class Session : public std::enable_shared_from_this<Session> {
+class Session final : public std::enable_shared_from_this<Session>,
+                      public HttpServer::Impl::Reader {
  public:
   Session(tcp::socket socket, HttpServer::Impl &server)
       : stream_(std::move(socket)), buffer_(kReadBufferLimit), server_(server) {
     ++server_.connections_;
   }
-  ~Session() { server_.connection_closed(); }
+  ~Session() { release(); }
   Session(const Session &) = delete;
   Session &operator=(const Session &) = delete;
 
@@ -73,12 +85,18 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.header_limit(kHeaderLimit);
     parser_.body_limit(kBodyLimit);
     stream_.expires_after(std::chrono::seconds(HttpServer::kTimeoutSeconds));
+    reader_ = server_.readers_.insert(server_.readers_.end(), this);
+    reading_ = true;
     http::async_read(stream_, buffer_, parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
+  // Cancels the pending read (its handler then sees operation_aborted and closes again, a no-op).
+  void evict() override { close(); }
+
  private:
   void on_read(beast::error_code ec, std::size_t) {
+    stop_reading();
     if (ec) {
       // The client went away, or timed out: nothing to answer. A request we will not read gets
       // a status that says why.
@@ -130,9 +148,25 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_write(beast::error_code, std::size_t) { close(); }
 
   void close() {
+    stop_reading();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream_.close();
+    release();
+  }
+
+  void stop_reading() {
+    if (!reading_) return;
+    reading_ = false;
+    server_.readers_.erase(reader_);
+  }
+
+  // The socket's slot is free once it is closed, before the last handler lets go of the session.
+  void release() {
+    stop_reading();
+    if (released_) return;
+    released_ = true;
+    server_.connection_closed();
   }
 
   beast::tcp_stream stream_;
@@ -140,13 +174,16 @@ class Session : public std::enable_shared_from_this<Session> {
   http::request_parser<http::string_body> parser_;
   http::response<http::string_body> response_;
   HttpServer::Impl &server_;
+  std::list<HttpServer::Impl::Reader *>::iterator reader_;
+  bool reading_ = false;
+  bool released_ = false;
 };
 
 }  // namespace
 
 void HttpServer::Impl::accept() {
-  if (connections_ >= kMaxConnections) {
-    accept_paused_ = true;  // resumed by connection_closed()
+  if (connections_ >= kMaxConnections && readers_.empty()) {
+    accept_paused_ = true;  // every slot is writing an answer; resumed by connection_closed()
     return;
   }
   acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
@@ -164,6 +201,10 @@ void HttpServer::Impl::accept() {
       return;
     }
     last_accept_error_.clear();
+    // Full: the connection that has waited longest for its request makes room. Should every
+    // reader have turned writer since accept() looked, this one client goes over the cap and
+    // accept() pauses below.
+    if (connections_ >= kMaxConnections && !readers_.empty()) readers_.front()->evict();
     try {
       std::make_shared<Session>(std::move(socket), *this)->start();
     } catch (const std::exception &e) {  // out of memory: drop this client, keep serving

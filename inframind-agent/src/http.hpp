@@ -1,9 +1,13 @@
 // The agent's HTTP server: Boost.Beast on one single-threaded Boost.Asio event loop (the calling
 // thread). One request per connection (`Connection: close`), a bounded request (8 KiB of header,
 // 8 KiB of body), a deadline on reading and on writing each connection so that a slow client
-// cannot hang the agent, and at most kMaxConnections open at once (further clients wait in the
-// kernel's listen backlog). Idle, the loop sleeps in epoll with no timer armed: no wake-ups
-// between scrapes. Beast stays inside http.cpp; this header only needs the standard library.
+// cannot hang the agent, and at most kMaxConnections open at once. Silent clients cost a socket
+// and a timer each, never the loop's time, so scrapes are served beside them; past the cap, a new
+// connection closes the one that has waited longest for its request (a scrape sends its request
+// at once, so silent clients are the oldest readers), and only when every open connection is
+// writing its answer do further clients wait in the kernel's listen backlog. Idle, the loop
+// sleeps in epoll with no timer armed: no wake-ups between scrapes. Beast stays inside http.cpp;
+// this header only needs the standard library.
 #pragma once
 
 #include <functional>
@@ -27,8 +31,8 @@ using HttpHandler = std::function<HttpResponse(std::string_view method, std::str
 
 class HttpServer {
  public:
-  /// Most connections served at once.
-  static constexpr unsigned kMaxConnections = 16;
+  /// Most connections open at once (each holds a descriptor and about 12 KiB of buffer).
+  static constexpr unsigned kMaxConnections = 128;
   /// Seconds a client has to send its request, and again to take the response.
   static constexpr int kTimeoutSeconds = 5;
 
