@@ -71,10 +71,49 @@ fn now_unix() -> u64 {
 
 impl DurationModel {
     /// Trains on a pipeline's history (oldest first): every run is validated, and each
-    /// successful run becomes a training row built from the runs before it.
+    /// successful run becomes a training row built from the runs before it. An invalid run is
+    /// an error naming it (`history[3].duration_s ...`); see [`DurationModel::train_usable`] to
+    /// skip such runs instead.
     pub fn train(history: &[BuildRun], params: RandomForestParams) -> Result<Self> {
-        let params = params.check()?;
         validate_history(history, 0)?;
+        Self::train_valid(history, params)
+    }
+
+    /// Trains on the runs of `history` that pass validation, skipping the others: for stored
+    /// histories, where one implausible value (written before the rules refused it) must not
+    /// stop a pipeline from ever training again. Returns the model and the skipped runs, each
+    /// with its index in `history` and why.
+    ///
+    /// ```
+    /// use inframind_core::{demo, DurationModel, RandomForestParams};
+    /// let mut history = demo::demo_history("npm", 40, 1);
+    /// history[7].config.cpu_cores = 1e39; // cannot be a feature (f32)
+    /// let (model, skipped) =
+    ///     DurationModel::train_usable(&history, RandomForestParams::new().n_trees(5))?;
+    /// assert_eq!(skipped.len(), 1);
+    /// assert_eq!(skipped[0].0, 7);
+    /// assert_eq!(skipped[0].1.field(), Some("history[7].config.cpu_cores"));
+    /// assert!(model.metadata().n_samples < 40);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn train_usable(
+        history: &[BuildRun],
+        params: RandomForestParams,
+    ) -> Result<(Self, Vec<(usize, Error)>)> {
+        let mut skipped = Vec::new();
+        let mut usable = Vec::with_capacity(history.len());
+        for (i, run) in history.iter().enumerate() {
+            match run.validate() {
+                Ok(()) => usable.push(run.clone()),
+                Err(e) => skipped.push((i, e.prefixed(&format!("history[{i}]")))),
+            }
+        }
+        Ok((Self::train_valid(&usable, params)?, skipped))
+    }
+
+    /// [`DurationModel::train`] on a history already validated.
+    fn train_valid(history: &[BuildRun], params: RandomForestParams) -> Result<Self> {
+        let params = params.check()?;
         let (rows, y) = features::training_rows(history);
         if rows.len() < crate::retrain::MIN_TRAINING_RUNS as usize {
             return Err(Error::NotEnoughData(format!(

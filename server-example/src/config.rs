@@ -60,6 +60,10 @@ pub struct Cli {
     /// Newest runs per pipeline kept in memory for /optimize.
     #[arg(long, default_value_t = 1000)]
     pub history_window: u32,
+    /// Model versions kept per pipeline in the model store (older ones are deleted after each
+    /// training; at least 1).
+    #[arg(long, default_value_t = 10, env = "INFRAMIND_KEEP_MODELS")]
+    pub keep_models: usize,
     /// How often /optimize checks the database for other replicas' builds and models, ms.
     #[arg(long, default_value_t = 1000)]
     pub cache_ttl_ms: u64,
@@ -261,6 +265,8 @@ pub struct Config {
     pub pool_size: u32,
     /// Trees of each retrained forest.
     pub n_trees: usize,
+    /// Model versions kept per pipeline (at least 1).
+    pub keep_models: usize,
 }
 
 impl Config {
@@ -282,6 +288,7 @@ impl Config {
             write_batch: 512,
             pool_size: 8,
             n_trees: 100,
+            keep_models: 10,
         }
     }
 
@@ -296,6 +303,7 @@ impl Config {
             c.retrain = RetrainPolicy::every(u64::from(n));
         }
         c.history_window = cli.history_window.max(1);
+        c.keep_models = cli.keep_models.max(1);
         c.cache_ttl = Duration::from_millis(cli.cache_ttl_ms);
         c.request_timeout = Duration::from_millis(cli.request_timeout_ms.max(1));
         c.max_body_bytes = cli.max_body_bytes.max(1);

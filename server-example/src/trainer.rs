@@ -208,12 +208,25 @@ async fn train_locked(state: &AppState, pipeline: &str, force: bool) -> Result<T
         .map(|(_, r)| r)
         .collect();
     let store = Arc::clone(&state.store);
-    let (p, n_trees) = (pipeline.to_string(), state.config.n_trees);
+    let (p, n_trees, keep) = (
+        pipeline.to_string(),
+        state.config.n_trees,
+        state.config.keep_models,
+    );
     let trained = tokio::task::spawn_blocking(move || -> inframind_core::Result<_> {
-        let model = DurationModel::train(&history, RandomForestParams::new().n_trees(n_trees))?;
+        // A stored run that the rules now refuse (written before they did) is skipped and
+        // reported, so one bad value cannot stop the pipeline from ever training again.
+        let (model, skipped) =
+            DurationModel::train_usable(&history, RandomForestParams::new().n_trees(n_trees))?;
+        for (i, e) in skipped.iter().take(5) {
+            tracing::warn!(pipeline = %p, run = i, error = %e, "training skipped a stored run");
+        }
         let version = store.save(&p, &model)?;
+        if let Err(e) = store.prune(&p, keep) {
+            tracing::warn!(pipeline = %p, error = %e, "pruning old model versions failed");
+        }
         // Loaded back so the in-memory model carries its store version ("v3").
-        Ok((version, store.load(&p, version)?))
+        Ok((version, store.load(&p, version)?, skipped.len()))
     })
     .await
     .map_err(|e| AppError::Internal(format!("training task failed: {e}")))?;
@@ -226,7 +239,14 @@ async fn train_locked(state: &AppState, pipeline: &str, force: bool) -> Result<T
         outcome: String::new(),
     };
     match trained {
-        Ok((version, model)) => {
+        Ok((version, model, skipped_runs)) => {
+            if skipped_runs > 0 {
+                tracing::warn!(
+                    pipeline,
+                    skipped_runs,
+                    "trained without runs the rules refuse"
+                );
+            }
             state
                 .db
                 .record_model(pipeline.to_string(), i64::from(version), st.completed)

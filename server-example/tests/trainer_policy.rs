@@ -11,7 +11,7 @@ use inframind_core::OptimizerParams;
 use serde_json::{json, Value};
 use server_example::trainer::{train_now, TrainOutcome};
 use server_example::AppState;
-use support::{api, sqlite_app};
+use support::{api, sqlite_app, sqlite_app_with};
 
 const OOM_LOG: &str = "[ 42%] Building CXX object src/CMakeFiles/app.dir/big.cpp.o\n\
     c++: fatal error: Killed signal terminated program cc1plus\n\
@@ -219,7 +219,7 @@ async fn a_duration_far_from_the_prediction_retrains_at_once() {
 
 #[tokio::test]
 async fn retrain_every_keeps_the_fixed_counter() {
-    let app = support::sqlite_app_with(|c| c.retrain = RetrainPolicy::every(5)).await;
+    let app = sqlite_app_with(|c| c.retrain = RetrainPolicy::every(5)).await;
     let (r, st) = (&app.router, &app.state);
     let p = "every/app";
     for i in 0..12 {
@@ -232,4 +232,76 @@ async fn retrain_every_keeps_the_fixed_counter() {
     let state = st.db.pipeline_state(p).await.unwrap().unwrap();
     assert_eq!(trained(st, p).await, 3);
     assert_eq!(state.trained_at_completed, 12);
+}
+
+#[tokio::test]
+async fn a_stored_run_the_rules_refuse_is_skipped_and_old_versions_are_pruned() {
+    use inframind_core::telemetry::{BuildConfig, RunStatus};
+    use server_example::db::{Completion, NewRun};
+    let app = sqlite_app_with(|c| {
+        c.keep_models = 2;
+        c.retrain = RetrainPolicy::every(1);
+    })
+    .await;
+    let (r, st) = (&app.router, &app.state);
+    let p = "stored/app";
+    let good = BuildConfig {
+        concurrency: 4,
+        cpu_cores: 4.0,
+        memory_bytes: 8 << 30,
+    };
+    let seeded = (0..3)
+        .map(|i| {
+            let run_id = format!("old-{i}");
+            let config = good;
+            (
+                NewRun {
+                    run_id: run_id.clone(),
+                    pipeline: p.into(),
+                    tool: "cmake".into(),
+                    config: Some(config),
+                    labels: Default::default(),
+                    canonical: String::new(),
+                    started_at: 0.0,
+                },
+                vec![],
+                Completion {
+                    run_id,
+                    final_status: RunStatus::Success,
+                    duration_s: 100.0 + f64::from(i),
+                    canonical: String::new(),
+                    response: String::new(),
+                },
+            )
+        })
+        .collect();
+    st.db.seed_runs(seeded).await.unwrap();
+    // Changed straight in the database, as a server before the range rules would have stored
+    // it: 1e39 cores is finite but overflows the model's f32 features.
+    sqlx::query("UPDATE runs SET cpu_cores = 1e39 WHERE run_id = 'old-1'")
+        .execute(st.db.pool())
+        .await
+        .unwrap();
+    // Five more builds through the API, each followed by a training.
+    for i in 0..5 {
+        let id = format!("new-{i}");
+        start(r, p, &id, &config()).await;
+        complete(r, &id, "success", 101.0 + f64::from(i), None).await;
+        settle(st).await;
+    }
+    assert!(
+        trained(st, p).await >= 3,
+        "{:?}",
+        st.db.trainings(p).await.unwrap()
+    );
+    let failed = st.db.trainings(p).await.unwrap();
+    assert!(failed.iter().all(|t| t.outcome != "failed"), "{failed:?}");
+    let versions = st.store.list(p).unwrap();
+    assert_eq!(
+        versions.len(),
+        2,
+        "kept the newest 2 of {:?}",
+        versions.iter().map(|v| v.version).collect::<Vec<_>>()
+    );
+    assert!(versions[1].version >= 3);
 }
