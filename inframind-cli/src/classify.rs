@@ -12,7 +12,8 @@ use crate::output::{self, Table};
 
 pub(crate) fn run(args: &ClassifyArgs) -> Result<()> {
     let classifier = match &args.patterns {
-        Some(file) => Classifier::builtin_with_file(file)?,
+        Some(file) => Classifier::builtin_with_file(file)
+            .map_err(|e| Failure::from(e).context(file.display()))?,
         None => Classifier::builtin()?,
     };
     let result = if args.log == Path::new("-") {
