@@ -82,3 +82,41 @@ fn piped_output_carries_no_colour() {
     assert!(r.stdout.starts_with("POLICY "), "{:?}", r.stdout);
     assert!(!r.stdout.contains('\x1b'));
 }
+
+/// On a real terminal (util-linux `script` allocates one) the table header is bold, unless
+/// `NO_COLOR` is set. Skipped where `script` is not installed.
+#[test]
+fn a_terminal_gets_a_bold_header_unless_no_color() {
+    let policies = support::core_data("healing/policies/k8s.yaml");
+    let hook = support::core_data("healing/webhooks/crashloop.json");
+    let cmd = format!(
+        "{} policy test {} {}",
+        env!("CARGO_BIN_EXE_inframind"),
+        policies.display(),
+        hook.display()
+    );
+    let run = |no_color: bool| {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"]).env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        c.output()
+    };
+    let Ok(styled) = run(false) else {
+        eprintln!("no `script` command: skipped");
+        return;
+    };
+    assert!(styled.status.success());
+    assert!(
+        styled.stdout.starts_with(b"\x1b[1mPOLICY"),
+        "{:?}",
+        String::from_utf8_lossy(&styled.stdout)
+    );
+    let plain = run(true).unwrap();
+    assert!(
+        plain.stdout.starts_with(b"POLICY"),
+        "{:?}",
+        String::from_utf8_lossy(&plain.stdout)
+    );
+}

@@ -106,3 +106,56 @@ pub fn core_data(rel: &str) -> PathBuf {
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
+
+/// The published GitHub example job (API version 2022-11-28).
+pub fn published_job() -> serde_json::Value {
+    let text = std::fs::read_to_string(fixture("github-list-jobs-2022-11-28.json")).unwrap();
+    json(&text)["jobs"][0].clone()
+}
+
+/// A job derived from the published example: another id, runner label, start, length and
+/// conclusion. Its "Deploy to Heroku" step takes all but 19 s of it, as in the example.
+pub fn derived_job(
+    n: u64,
+    label: &str,
+    seconds: i64,
+    conclusion: Option<&str>,
+) -> serde_json::Value {
+    let mut job = published_job();
+    job["id"] = (399_444_496 + n).into();
+    job["run_id"] = (29_679_449 + n).into();
+    job["labels"] = serde_json::json!([label]);
+    let start: jiff::Timestamp = "2020-01-20T17:42:40Z".parse().unwrap();
+    let start = start + jiff::SignedDuration::from_hours(n as i64);
+    let end = start + jiff::SignedDuration::from_secs(seconds);
+    job["started_at"] = start.to_string().into();
+    job["completed_at"] = end.to_string().into();
+    job["conclusion"] = conclusion.map_or(serde_json::Value::Null, Into::into);
+    if conclusion.is_none() {
+        job["status"] = "in_progress".into();
+    }
+    let steps = job["steps"].as_array_mut().unwrap();
+    let mut t = start;
+    for (i, step) in steps.iter_mut().enumerate() {
+        let len = match i {
+            0 => 1,
+            1 => 4,
+            3 => 3,
+            4 => 4,
+            5 => 1,
+            6 => 6,
+            7 => seconds - 19,
+            _ => 0,
+        };
+        step["started_at"] = t.to_string().into();
+        t += jiff::SignedDuration::from_secs(len.max(0));
+        step["completed_at"] = t.to_string().into();
+    }
+    job
+}
+
+/// A "list jobs for a workflow run" response holding `jobs`.
+pub fn job_list(jobs: Vec<serde_json::Value>) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({ "total_count": jobs.len(), "jobs": jobs }))
+        .unwrap()
+}
