@@ -10,11 +10,15 @@
 //! for invalid input and invalid policies, 409 `not_enough_data`, 422 `no_safe_config`, 500
 //! `internal` for the rest.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use inframind_core::ErrorKind;
 use serde::Serialize;
+
+/// Seconds a client is told to wait (`Retry-After`) before retrying a 503: long enough not to
+/// hammer a database that is coming back, short enough that clients resume soon after it does.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// Result alias of the server.
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
@@ -171,7 +175,14 @@ impl IntoResponse for AppError {
                 field: self.field(),
             },
         };
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // A 503 without it leaves every client to guess, and retries in a tight loop are
+            // what a recovering database needs least.
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        resp
     }
 }
 
@@ -252,6 +263,18 @@ mod tests {
             assert_eq!(e.status().as_u16(), status);
             assert_eq!(e.code(), code);
         }
+    }
+
+    #[test]
+    fn unavailable_tells_the_client_when_to_retry() {
+        let resp = AppError::Unavailable("down".into()).into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            resp.headers().get(header::RETRY_AFTER).unwrap(),
+            &RETRY_AFTER_SECONDS.to_string()
+        );
+        let resp = AppError::Internal("bug".into()).into_response();
+        assert!(resp.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]
