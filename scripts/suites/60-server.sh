@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Server (server-example): the storage suite, two replicas and the readiness check on a real
-# PostgreSQL (a throwaway cluster on a free loopback port, run as the postgres user), a real
+# PostgreSQL (a throwaway cluster on a free loopback port, run as the postgres user), the
+# fault drills that need it (SIGKILL mid-burst, the database going away), a real
 # Alertmanager delivering an `amtool alert add` alert to /alerts, `promtool check metrics` on
 # /metrics, and a smoke run of the binary (--demo, /optimize, graceful SIGTERM) on SQLite and
 # PostgreSQL. The route and SQLite tests run in 10-rust.sh.
@@ -50,6 +51,7 @@ im_log "PostgreSQL on 127.0.0.1:$pgport; amtool: $(amtool --version 2>&1 | head 
 
 cargo test -p server-example --locked \
   --test db_postgres --test replicas_postgres --test alerts_alertmanager --test metrics_promtool \
+  --test drill_crash --test drill_database \
   -- --ignored
 
 im_log "smoke: inframind-server --demo on SQLite and PostgreSQL, /optimize, graceful SIGTERM"
