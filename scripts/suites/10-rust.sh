@@ -13,13 +13,13 @@ else
 fi
 cargo test --workspace --locked --doc
 
-# The core's features: an optimizer-only build compiles and passes its tests without procfs,
-# regex, jiff or a YAML parser, and with each feature alone.
+# The core's features: an optimizer-only build compiles (all targets, clippy-clean) and passes
+# its unit tests without procfs, regex, jiff or a YAML parser, and each feature compiles alone.
 cargo clippy -p inframind-core --no-default-features --all-targets --locked -- -D warnings
 for feature in parallel collect healing yaml; do
-  cargo check -p inframind-core --no-default-features --features "$feature" --all-targets --locked
+  cargo check -p inframind-core --no-default-features --features "$feature" --lib --locked
 done
-cargo test -p inframind-core --no-default-features --locked --lib --tests
+cargo test -p inframind-core --no-default-features --locked --lib
 pulled="$(cargo tree -p inframind-core --no-default-features -e normal --prefix none --locked \
   | grep -E '^(procfs|regex|regex-syntax|serde_norway|jiff|rayon) ' || true)"
 if [ -n "$pulled" ]; then
