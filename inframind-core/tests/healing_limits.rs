@@ -1,3 +1,4 @@
+#![cfg(feature = "healing")]
 //! Bounds on what a policy set compiles: the size of each regex matcher, the matchers of one
 //! policy and the matchers of the whole set. A stored policy must not be able to make every
 //! evaluation slow.
