@@ -34,6 +34,16 @@ impl BuildConfig {
 
     /// Checks every field; `prefix` names where the config sits (e.g. `config`).
     pub fn validate(&self, prefix: &str) -> Result<()> {
+        // Checked without formatting first: histories validate every run's config, and the
+        // field names are only needed for an error.
+        let plausible = (1..=rules::MAX_CONCURRENCY).contains(&self.concurrency)
+            && self.cpu_cores.is_finite()
+            && self.cpu_cores > 0.0
+            && self.cpu_cores <= rules::MAX_CPU_CORES
+            && (1..=rules::MAX_BYTES).contains(&self.memory_bytes);
+        if plausible {
+            return Ok(());
+        }
         rules::check_concurrency(&format!("{prefix}.concurrency"), self.concurrency)?;
         rules::check_cpu_cores(&format!("{prefix}.cpu_cores"), self.cpu_cores)?;
         rules::check_bytes(&format!("{prefix}.memory_bytes"), self.memory_bytes, true)
