@@ -104,6 +104,29 @@ impl RunStatus {
         }
     }
 
+    /// The status of a GitHub Actions job or step from its `conclusion` (`success`, `failure`,
+    /// `timed_out`, `cancelled`, `skipped`, `neutral`, `action_required`, `stale`; anything
+    /// else or none is a failure). Shared by every host that reads GitHub's payloads.
+    ///
+    /// ```
+    /// use inframind_core::RunStatus;
+    /// assert_eq!(RunStatus::from_github_conclusion(Some("timed_out")), RunStatus::Timeout);
+    /// assert_eq!(RunStatus::from_github_conclusion(Some("skipped")), RunStatus::Cancelled);
+    /// assert_eq!(RunStatus::from_github_conclusion(None), RunStatus::Failure);
+    /// ```
+    pub fn from_github_conclusion(conclusion: Option<&str>) -> RunStatus {
+        match conclusion {
+            Some("success") => RunStatus::Success,
+            Some("timed_out") => RunStatus::Timeout,
+            Some("cancelled")
+            | Some("skipped")
+            | Some("neutral")
+            | Some("action_required")
+            | Some("stale") => RunStatus::Cancelled,
+            _ => RunStatus::Failure,
+        }
+    }
+
     /// Whether the run finished with a result the model can learn a duration from.
     pub fn is_success(self) -> bool {
         self == RunStatus::Success

@@ -87,16 +87,7 @@ impl std::fmt::Display for Skip {
 /// conclusions that mean "did not finish on its own" count as cancelled, as the server's
 /// webhook does.
 fn status(conclusion: Option<&str>) -> RunStatus {
-    match conclusion {
-        Some("success") => RunStatus::Success,
-        Some("timed_out") => RunStatus::Timeout,
-        Some("cancelled")
-        | Some("skipped")
-        | Some("neutral")
-        | Some("action_required")
-        | Some("stale") => RunStatus::Cancelled,
-        _ => RunStatus::Failure,
-    }
+    RunStatus::from_github_conclusion(conclusion)
 }
 
 /// The runs of one response, and the jobs skipped with why.

@@ -119,17 +119,7 @@ struct GhStep {
 }
 
 fn gh_status(conclusion: Option<&str>) -> RunStatus {
-    match conclusion {
-        Some("success") => RunStatus::Success,
-        Some("failure") => RunStatus::Failure,
-        Some("timed_out") => RunStatus::Timeout,
-        Some("cancelled")
-        | Some("skipped")
-        | Some("neutral")
-        | Some("action_required")
-        | Some("stale") => RunStatus::Cancelled,
-        _ => RunStatus::Failure,
-    }
+    RunStatus::from_github_conclusion(conclusion)
 }
 
 /// Starts a run if it is not there; a run already started (same or other labels) is fine.
